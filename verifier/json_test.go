@@ -1,0 +1,181 @@
+package verifier
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestJSONObjectReader(t *testing.T) {
+	t.Parallel()
+	deep := strings.Repeat("[", maxJSONDepth) + strings.Repeat("]", maxJSONDepth)
+	tooDeep := strings.Repeat("[", maxJSONDepth+1) + strings.Repeat("]", maxJSONDepth+1)
+	tests := []struct {
+		name  string
+		in    string
+		ok    bool
+		names []string // members read, in order
+		first string   // raw of the first member's value
+	}{
+		{name: "empty object", in: `{}`, ok: true},
+		{name: "white space", in: " \t\r\n{ \"a\" : 1 , \"b\":2 } \n", ok: true, names: []string{"a", "b"}, first: "1"},
+		{name: "string value", in: `{"iss":"user:1:1"}`, ok: true, names: []string{"iss"}, first: "user:1:1"},
+		{name: "escaped name", in: `{"i\u0073s":"x"}`, ok: true, names: []string{"iss"}, first: "x"},
+		{name: "escaped value", in: `{"a":"x\"y\\z\/\n\u00e9"}`, ok: true, names: []string{"a"}, first: "x\"y\\z/\né"},
+		{name: "surrogate pair", in: `{"a":"\ud83d\ude00"}`, ok: true, names: []string{"a"}, first: "😀"},
+		{name: "lone surrogate kept distinct", in: `{"a":"\ud800"}`, ok: true, names: []string{"a"}, first: "\xed\xa0\x80"},
+		{name: "numbers", in: `{"a":-0.5e+10,"b":0,"c":1.7e9}`, ok: true, names: []string{"a", "b", "c"}, first: "-0.5e+10"},
+		{name: "literals", in: `{"a":true,"b":false,"c":null}`, ok: true, names: []string{"a", "b", "c"}, first: "true"},
+		{name: "nested", in: `{"a":{"b":[1,{"c":[]},"x",{}],"d":null},"e":1}`, ok: true, names: []string{"a", "e"}},
+		{name: "max depth", in: `{"a":` + deep + `}`, ok: true, names: []string{"a"}},
+		{name: "too deep", in: `{"a":` + tooDeep + `}`},
+		{name: "duplicate", in: `{"a":1,"a":2}`},
+		{name: "duplicate after escape", in: `{"iss":1,"i\u0073s":2}`},
+		{name: "nested duplicates are not ours to judge", in: `{"a":{"b":1,"b":2}}`, ok: true, names: []string{"a"}},
+		{name: "trailing data", in: `{} x`},
+		{name: "two objects", in: `{}{}`},
+		{name: "array top level", in: `[1]`},
+		{name: "string top level", in: `"x"`},
+		{name: "null top level", in: `null`},
+		{name: "empty", in: ``},
+		{name: "trailing comma", in: `{"a":1,}`},
+		{name: "trailing comma in array", in: `{"a":[1,]}`},
+		{name: "missing colon", in: `{"a" 1}`},
+		{name: "single quotes", in: `{'a':1}`},
+		{name: "leading zero", in: `{"a":01}`},
+		{name: "bare dot", in: `{"a":1.}`},
+		{name: "plus sign", in: `{"a":+1}`},
+		{name: "NaN", in: `{"a":NaN}`},
+		{name: "Infinity", in: `{"a":Infinity}`},
+		{name: "control char", in: "{\"a\":\"x\x01\"}"},
+		{name: "bad escape", in: `{"a":"\x"}`},
+		{name: "short unicode escape", in: `{"a":"\u12"}`},
+		{name: "invalid utf8", in: "{\"a\":\"\xff\"}"},
+		{name: "unterminated string", in: `{"a":"x`},
+		{name: "unterminated object", in: `{"a":1`},
+		{name: "truncated literal", in: `{"a":tru`},
+		{name: "object missing member", in: `{"a":{"b"}}`},
+		{name: "mismatched brackets", in: `{"a":[1}}`},
+		{name: "non-string name", in: `{1:2}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var arena []byte
+			var names [][]byte
+			r, ok := newJSONObjectReader([]byte(tt.in), &arena, &names)
+			var got []string
+			var first string
+			for ok {
+				name, v, done, valid := r.next()
+				if !valid {
+					ok = false
+					break
+				}
+				if done {
+					break
+				}
+				if len(got) == 0 {
+					first = string(v.raw)
+				}
+				got = append(got, string(name))
+			}
+			if ok != tt.ok {
+				t.Fatalf("ok = %v, want %v", ok, tt.ok)
+			}
+			if !ok {
+				return
+			}
+			if strings.Join(got, ",") != strings.Join(tt.names, ",") {
+				t.Errorf("names = %q, want %q", got, tt.names)
+			}
+			if tt.first != "" && first != tt.first {
+				t.Errorf("first value = %q, want %q", first, tt.first)
+			}
+		})
+	}
+}
+
+func TestPythonInt(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"1700000000", 1700000000, true},
+		{" \t1700000000\n", 1700000000, true},
+		{"+12", 12, true},
+		{"-12", -12, true},
+		{"1_000", 1000, true},
+		{"007", 7, true},
+		{"", 0, false},
+		{" ", 0, false},
+		{"-", 0, false},
+		{"1.5", 0, false},
+		{"1e3", 0, false},
+		{"abc", 0, false},
+		{"_1", 0, false},
+		{"1_", 0, false},
+		{"1__0", 0, false},
+		{"0x10", 0, false},
+		{"\u00a01", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := pythonInt([]byte(tt.in))
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("pythonInt(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestDecodeSegment(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{"", "", true},
+		{"YQ", "a", true},
+		{"YWI", "ab", true},
+		{"YWJj", "abc", true},
+		{"YR", "a", true}, // unused bits set: same bytes as "YQ"
+		{"-_-_", "\xfb\xff\xbf", true},
+		{"Y", "", false},
+		{"YQ==", "", false},
+		{"YW+j", "", false},
+		{"YW/j", "", false},
+		{"YW\nJj", "", false},
+		{"YW Jj", "", false},
+		{"YWJj\r", "", false},
+	}
+	for _, tt := range tests {
+		var dst [16]byte
+		got, ok := decodeSegment(dst[:], tt.in)
+		if ok != tt.ok || (ok && string(got) != tt.want) {
+			t.Errorf("decodeSegment(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestTwoDots(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in     string
+		d1, d2 int
+		ok     bool
+	}{
+		{"a.b.c", 1, 3, true},
+		{"..", 0, 1, true},
+		{"a.b", 0, 0, false},
+		{"a.b.c.", 0, 0, false},
+		{"a.b.c.d.e", 0, 0, false},
+		{"abc", 0, 0, false},
+	}
+	for _, tt := range tests {
+		d1, d2, ok := twoDots(tt.in)
+		if ok != tt.ok || (ok && (d1 != tt.d1 || d2 != tt.d2)) {
+			t.Errorf("twoDots(%q) = %d, %d, %v; want %d, %d, %v", tt.in, d1, d2, ok, tt.d1, tt.d2, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,59 @@
+package verifier
+
+import "strconv"
+
+// parseNumber converts a JSON number literal. false when it overflows a
+// float64 (SPEC §4: such a NumericDate is the wrong type, never a wrap).
+func parseNumber(lit []byte) (float64, bool) {
+	f, err := strconv.ParseFloat(string(lit), 64)
+	return f, err == nil
+}
+
+// pythonInt parses s as Python's int() parses a str, which is how AMO's PyJWT
+// reads a string iat or exp (SPEC §4): optional surrounding white space, an
+// optional sign, decimal digits with single underscores between them. It
+// returns the value as a float64 (huge values become huge or infinite, which
+// compares correctly). Non-ASCII digits and white space, which Python also
+// accepts, are refused here: such a claim gets another 401 text, never an
+// accept.
+func pythonInt(s []byte) (float64, bool) {
+	i, j := 0, len(s)
+	for i < j && pythonSpace(s[i]) {
+		i++
+	}
+	for j > i && pythonSpace(s[j-1]) {
+		j--
+	}
+	neg := false
+	if i < j && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	if i == j {
+		return 0, false
+	}
+	var v float64
+	prevDigit := false
+	for ; i < j; i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v*10 + float64(c-'0')
+			prevDigit = true
+		case c == '_' && prevDigit && i+1 < j && s[i+1] >= '0' && s[i+1] <= '9':
+			prevDigit = false
+		default:
+			return 0, false
+		}
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// pythonSpace reports whether c is white space to Python's str.strip in the
+// ASCII range.
+func pythonSpace(c byte) bool {
+	return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f)
+}

@@ -1,0 +1,535 @@
+// Package verifier checks addons.mozilla.org API JWTs: HS256 JWS tokens whose
+// claims are iss (the API key), jti (a nonce), iat and exp (SPEC §1).
+//
+// Verify applies the checks of SPEC §3 in order and answers the first failure
+// with an *Error that carries the SPEC reason code and the exact text
+// addons.mozilla.org sends. It parses each token once: the framing and the
+// JSON are decoded here, strictly and without reflection; the HMAC-SHA256
+// check is jwx's (github.com/lestrrat-go/jwx/v2/jws). It knows nothing of
+// HTTP; see package middleware for that.
+package verifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/amojwt/amojwt/noncestore"
+)
+
+// Verifier checks tokens against a KeyStore and records their nonces in a
+// noncestore.Store. It is safe for concurrent use.
+type Verifier struct {
+	keys        KeyStore
+	byteKeys    byteLookup // keys, when it can look up without a string copy
+	store       noncestore.Store
+	hs256       jws.Verifier
+	profile     Profile
+	leeway      float64 // seconds
+	maxLifetime float64 // seconds
+	allowReuse  bool
+	now         func() time.Time
+	observer    func(Decision)
+}
+
+// byteLookup is implemented by this package's key stores, which never keep
+// the issuer they are asked for, so the verifier can look up with a view of
+// its scratch buffer instead of a fresh string.
+type byteLookup interface {
+	lookupBytes(issuer []byte) *Key
+}
+
+func (s *StaticKeys) lookupBytes(issuer []byte) *Key { return s.keys[string(issuer)] }
+
+func (kf *KeysFile) lookupBytes(issuer []byte) *Key { return kf.keys.Load().lookupBytes(issuer) }
+
+// New returns a Verifier that finds secrets in keys. Without WithNonceStore
+// it remembers nonces in a new in-memory store (noncestore.NewMemory with its
+// defaults). It returns an error for a nil KeyStore or an invalid option.
+func New(keys KeyStore, opts ...Option) (*Verifier, error) {
+	if keys == nil {
+		return nil, errors.New("verifier: nil key store")
+	}
+	c := config{
+		profile:     ProfileAMO,
+		leeway:      DefaultLeeway,
+		maxLifetime: DefaultMaxLifetime,
+		now:         time.Now,
+	}
+	for _, o := range opts {
+		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	if c.store == nil && !c.allowReuse {
+		m, err := noncestore.NewMemory()
+		if err != nil {
+			return nil, fmt.Errorf("verifier: default nonce store: %w", err)
+		}
+		c.store = m
+	}
+	hs256, err := jws.NewVerifier(jwa.HS256)
+	if err != nil {
+		return nil, fmt.Errorf("verifier: jwx HS256 verifier: %w", err)
+	}
+	v := &Verifier{
+		keys:        keys,
+		store:       c.store,
+		hs256:       hs256,
+		profile:     c.profile,
+		leeway:      c.leeway.Seconds(),
+		maxLifetime: c.maxLifetime.Seconds(),
+		allowReuse:  c.allowReuse,
+		now:         c.now,
+		observer:    c.observer,
+	}
+	v.byteKeys, _ = keys.(byteLookup)
+	return v, nil
+}
+
+// Principal is who an accepted token speaks for (SPEC §8), with its verified
+// claims. Times are the claims' NumericDates (seconds since the epoch, UTC)
+// as time.Time.
+type Principal struct {
+	// Issuer is the API key (the key store's spelling of the iss claim).
+	Issuer string
+	// UserID is the key's user id: from the key store, else parsed from
+	// "user:<id>:<n>", else 0.
+	UserID int64
+	// User is the account from the key store, or nil when it does not know it.
+	User *User
+	// Nonce is the jti claim, or "" when the token carried none (then the
+	// token could not be checked for replay; SPEC §5).
+	Nonce string
+	// IssuedAt and ExpiresAt are the iat and exp claims.
+	IssuedAt, ExpiresAt time.Time
+	// NotBefore is the nbf claim, or the zero time when absent.
+	NotBefore time.Time
+}
+
+// scratch holds the decoded segments of one token; pooled so that Verify
+// allocates nothing for them.
+type scratch struct {
+	seg   [MaxTokenBytes]byte // decoded header, payload and signature
+	input [MaxTokenBytes]byte // the JWS signing input, header.payload
+	arena []byte
+	names [][]byte
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{arena: make([]byte, 0, 512), names: make([][]byte, 0, 16)}
+}}
+
+// tokenClaims are the claims and header members the checks read.
+type tokenClaims struct {
+	alg                     jsonValue
+	critOrB64               bool
+	iss, iat, exp, nbf, jti jsonValue
+	origIat                 bool
+}
+
+// Verify checks token, a JWS in compact serialization (the credentials of
+// "Authorization: JWT <token>"), and returns the Principal it speaks for.
+//
+// The checks run in the order of SPEC §3 and the first failure answers: the
+// error is then always an *Error whose Reason names the rule (unwrapping to
+// ErrMalformed, ErrIssuerUnknown, ErrExpired, ErrReplayed, ...). A key store
+// or nonce store that fails gives ReasonUnavailable (HTTP 503, SPEC §7), never
+// an unchecked accept. The nonce is claimed last, so an invalid token never
+// touches the store.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error) {
+	var d Decision
+	p, err := v.verify(ctx, token, &d)
+	if v.observer != nil {
+		if err != nil {
+			d.Reason = err.Reason
+			d.Err = err
+		}
+		v.observer(d)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Principal, *Error) {
+	// SPEC §3 row 1 and §6: framing, size, base64url, JSON.
+	if len(token) > MaxTokenBytes {
+		return nil, errMalformed
+	}
+	dot1, dot2, ok := twoDots(token)
+	if !ok {
+		return nil, errMalformed
+	}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.arena = sc.arena[:0]
+
+	header, ok := decodeSegment(sc.seg[:], token[:dot1])
+	if !ok {
+		return nil, errMalformed
+	}
+	payload, ok := decodeSegment(sc.seg[len(header):], token[dot1+1:dot2])
+	if !ok {
+		return nil, errMalformed
+	}
+	signature, ok := decodeSegment(sc.seg[len(header)+len(payload):], token[dot2+1:])
+	if !ok {
+		return nil, errMalformed
+	}
+	var tc tokenClaims
+	if !readHeader(header, sc, &tc) || !readClaims(payload, sc, &tc) {
+		return nil, errMalformed
+	}
+	if tc.critOrB64 {
+		return nil, errAlgorithm
+	}
+
+	// Rows 2-3: the issuer names an active key.
+	if tc.iss.kind == jsonAbsent {
+		return nil, errIssuerMissing
+	}
+	if tc.iss.kind != jsonString {
+		return nil, errIssuerUnknown
+	}
+	key, kerr := v.lookup(ctx, tc.iss.raw)
+	if kerr != nil {
+		return nil, kerr
+	}
+	d.Issuer = key.Issuer
+
+	// Row 4: alg is exactly HS256. Row 5: the HMAC matches.
+	if tc.alg.kind != jsonString || string(tc.alg.raw) != "HS256" {
+		return nil, errAlgorithm
+	}
+	n := copy(sc.input[:], token[:dot2])
+	if v.hs256.Verify(sc.input[:n], signature, []byte(key.Secret)) != nil {
+		return nil, errSignature
+	}
+
+	// Rows 6-12: the time claims (SPEC §4 for their types).
+	times, terr := v.checkTimes(&tc)
+	if terr != nil {
+		return nil, terr
+	}
+	if tc.origIat {
+		return nil, errRefreshable
+	}
+	if tc.nbf.kind != jsonAbsent {
+		nbf, ok := numericDate(tc.nbf)
+		if !ok {
+			if tc.nbf.kind == jsonNumber {
+				return nil, errWrongType
+			}
+			return nil, errNotYetValid
+		}
+		if math.Trunc(nbf) > times.now+v.leeway {
+			return nil, errNotYetValid
+		}
+		times.nbf = nbf
+	}
+
+	// Row 13: the nonce.
+	d.HasNonce = tc.jti.kind != jsonAbsent
+	if !d.HasNonce {
+		if v.profile == ProfileStrict {
+			return nil, errNonceMissing
+		}
+	} else if tc.jti.kind != jsonString || len(tc.jti.raw) == 0 || len(tc.jti.raw) > MaxNonceBytes {
+		return nil, errNonceInvalid
+	}
+
+	// Row 14: the account.
+	if u := key.User; u != nil {
+		if u.Deleted {
+			return nil, errUserDisabled
+		}
+		if u.ReadDevAgreement == nil {
+			return nil, errAgreementMissing
+		}
+	}
+
+	p := &Principal{
+		Issuer:    key.Issuer,
+		UserID:    key.UserID(),
+		User:      key.User,
+		IssuedAt:  secondsToTime(times.iat),
+		ExpiresAt: secondsToTime(times.exp),
+	}
+	if tc.nbf.kind != jsonAbsent {
+		p.NotBefore = secondsToTime(times.nbf)
+	}
+	if d.HasNonce {
+		p.Nonce = string(tc.jti.raw)
+	}
+
+	// Row 15 and the reset guard of SPEC §5: claim the nonce, last.
+	if d.HasNonce && !v.allowReuse {
+		if err := v.claim(ctx, p, times, d); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// lookup finds the key for the issuer (SPEC §3 row 3).
+func (v *Verifier) lookup(ctx context.Context, issuer []byte) (*Key, *Error) {
+	var key *Key
+	if v.byteKeys != nil {
+		key = v.byteKeys.lookupBytes(issuer)
+	} else {
+		var err error
+		key, err = v.keys.Lookup(ctx, string(issuer))
+		if err != nil {
+			if errors.Is(err, ErrKeyNotFound) {
+				return nil, errIssuerUnknown
+			}
+			return nil, unavailable(fmt.Errorf("key store: %w", err))
+		}
+	}
+	if !key.usable() {
+		return nil, errIssuerUnknown
+	}
+	return key, nil
+}
+
+// claim records the nonce until exp + leeway, the last moment the token
+// could be accepted (SPEC §5).
+func (v *Verifier) claim(ctx context.Context, p *Principal, t times, d *Decision) *Error {
+	until := secondsToTime(math.Trunc(t.exp) + v.leeway)
+	var start time.Time
+	if v.observer != nil {
+		start = time.Now()
+	}
+	epoch, err := v.store.Claim(ctx, p.Issuer, p.Nonce, until)
+	if v.observer != nil {
+		d.StoreCalled = true
+		d.StoreLatency = time.Since(start)
+	}
+	switch {
+	case errors.Is(err, noncestore.ErrReplayed):
+		return errReplayed
+	case err != nil:
+		return unavailable(err)
+	}
+	// A token acceptable before the store's epoch may have been used then
+	// (SPEC §5): trunc(iat) <= floor(epoch) + leeway.
+	if !epoch.IsZero() && math.Trunc(t.iat) <= float64(epoch.Unix())+v.leeway {
+		return errNonceStoreReset
+	}
+	return nil
+}
+
+// times are the checked time claims, in seconds since the epoch.
+type times struct {
+	now           float64 // floor of the clock
+	iat, exp, nbf float64
+}
+
+// checkTimes applies SPEC §3 rows 6-10 with the typing rules of §4.
+func (v *Verifier) checkTimes(tc *tokenClaims) (times, *Error) {
+	t := times{now: float64(v.now().Unix())}
+	// Row 6: exp, then iat, present and not null.
+	if tc.exp.kind == jsonAbsent || tc.exp.kind == jsonNull {
+		return t, errExpMissing
+	}
+	if tc.iat.kind == jsonAbsent || tc.iat.kind == jsonNull {
+		return t, errIatMissing
+	}
+	// Rows 7-8: iat.
+	switch tc.iat.kind {
+	case jsonNumber:
+		iat, ok := numericDate(tc.iat)
+		if !ok {
+			return t, errWrongType
+		}
+		if iat > t.now+v.leeway {
+			return t, errIssuedInFuture
+		}
+		t.iat = iat
+	case jsonString:
+		if _, ok := pythonInt(tc.iat.raw); ok {
+			return t, errWrongType
+		}
+		return t, errIssuedInFuture
+	default:
+		return t, errWrongType
+	}
+	// Row 9: exp.
+	switch tc.exp.kind {
+	case jsonNumber:
+		exp, ok := numericDate(tc.exp)
+		if !ok {
+			return t, errWrongType
+		}
+		if math.Trunc(exp) <= t.now-v.leeway {
+			return t, errExpired
+		}
+		t.exp = exp
+	case jsonString:
+		exp, ok := pythonInt(tc.exp.raw)
+		if !ok {
+			return t, errExpNotInteger
+		}
+		if exp <= t.now-v.leeway {
+			return t, errExpired
+		}
+		// Row 10: a string exp cannot be subtracted.
+		return t, errWrongType
+	default:
+		return t, errWrongType
+	}
+	// Row 10: lifetime on the raw values.
+	if t.exp-t.iat > v.maxLifetime {
+		return t, errLifetimeTooLong
+	}
+	return t, nil
+}
+
+// maxNumericDate is 2^53, the largest NumericDate accepted (SPEC §4).
+const maxNumericDate = 1 << 53
+
+// numericDate returns the value of a JSON number claim in 0 .. 2^53 (SPEC
+// §4); false for any other value or kind.
+func numericDate(v jsonValue) (float64, bool) {
+	if v.kind != jsonNumber {
+		return 0, false
+	}
+	f, ok := parseNumber(v.raw)
+	if !ok || f < 0 || f > maxNumericDate {
+		return 0, false
+	}
+	return f, true
+}
+
+func secondsToTime(s float64) time.Time {
+	sec := math.Floor(s)
+	return time.Unix(int64(sec), int64((s-sec)*1e9)).UTC()
+}
+
+// twoDots returns the positions of the two dots of a compact JWS, counting
+// every dot without splitting (SPEC §6).
+func twoDots(token string) (int, int, bool) {
+	first, second, n := -1, -1, 0
+	for i := 0; i < len(token); i++ {
+		if token[i] == '.' {
+			switch n {
+			case 0:
+				first = i
+			case 1:
+				second = i
+			default:
+				return 0, 0, false
+			}
+			n++
+		}
+	}
+	return first, second, n == 2
+}
+
+// base64urlValue maps the RFC 4648 §5 alphabet to its 6-bit values and
+// every other byte to 0xFF.
+var base64urlValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xFF
+	}
+	for i, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = byte(i)
+	}
+	return t
+}()
+
+// decodeSegment decodes an unpadded base64url segment (RFC 7515 §2) into
+// dst. It refuses padding, any character outside the alphabet and the
+// impossible length 4n+1. Unused low bits of the last character are ignored,
+// as PyJWT does; replays are keyed on the jti, not on the bytes (SPEC §5).
+func decodeSegment(dst []byte, seg string) ([]byte, bool) {
+	if len(seg)%4 == 1 {
+		return nil, false
+	}
+	n := 0
+	var acc uint32
+	for i := 0; i < len(seg); i++ {
+		v := base64urlValue[seg[i]]
+		if v == 0xFF {
+			return nil, false
+		}
+		acc = acc<<6 | uint32(v)
+		if i%4 == 3 {
+			dst[n], dst[n+1], dst[n+2] = byte(acc>>16), byte(acc>>8), byte(acc)
+			n += 3
+			acc = 0
+		}
+	}
+	switch len(seg) % 4 {
+	case 2:
+		dst[n] = byte(acc >> 4)
+		n++
+	case 3:
+		dst[n], dst[n+1] = byte(acc>>10), byte(acc>>2)
+		n += 2
+	}
+	return dst[:n], true
+}
+
+// readHeader reads the protected header (RFC 7515 §4): alg, and whether it
+// asks for extensions this package does not understand (crit, b64; SPEC §6).
+func readHeader(data []byte, sc *scratch, tc *tokenClaims) bool {
+	r, ok := newJSONObjectReader(data, &sc.arena, &sc.names)
+	if !ok {
+		return false
+	}
+	for {
+		name, val, done, ok := r.next()
+		if !ok {
+			return false
+		}
+		if done {
+			return true
+		}
+		switch string(name) {
+		case "alg":
+			tc.alg = val
+		case "crit", "b64":
+			tc.critOrB64 = true
+		}
+	}
+}
+
+// readClaims reads the claims set (RFC 7519 §4.1).
+func readClaims(data []byte, sc *scratch, tc *tokenClaims) bool {
+	r, ok := newJSONObjectReader(data, &sc.arena, &sc.names)
+	if !ok {
+		return false
+	}
+	for {
+		name, val, done, ok := r.next()
+		if !ok {
+			return false
+		}
+		if done {
+			return true
+		}
+		switch string(name) {
+		case "iss":
+			tc.iss = val
+		case "iat":
+			tc.iat = val
+		case "exp":
+			tc.exp = val
+		case "nbf":
+			tc.nbf = val
+		case "jti":
+			tc.jti = val
+		case "orig_iat":
+			tc.origIat = true
+		}
+	}
+}
