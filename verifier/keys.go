@@ -92,7 +92,7 @@ func ParseIssuerUserID(issuer string) (int64, bool) {
 		return 0, false
 	}
 	idText, n, ok := strings.Cut(rest, ":")
-	if !ok || n == "" || strings.Trim(n, "0123456789") != "" || strings.Trim(idText, "0123456789") != "" {
+	if !ok || !allDigits(n) || !allDigits(idText) {
 		return 0, false
 	}
 	id, err := strconv.ParseInt(idText, 10, 64)
@@ -100,6 +100,16 @@ func ParseIssuerUserID(issuer string) (int64, bool) {
 		return 0, false
 	}
 	return id, true
+}
+
+// allDigits reports whether s is one or more ASCII digits.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // StaticKeys is a KeyStore over a fixed map from issuer to key. The map is
