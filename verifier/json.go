@@ -304,6 +304,15 @@ func (r *jsonObjectReader) readString() ([]byte, bool) {
 	return r.scanString(true)
 }
 
+// jsonPlain marks the string bytes that need no attention: printable ASCII
+// other than the quote and the backslash.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // scanString reads a string at r.i. With keep it returns the unescaped bytes:
 // a sub-slice of the input when there is no escape, else bytes in the arena.
 // A lone UTF-16 surrogate escape is kept as its 3-byte WTF-8 form, so two
@@ -317,19 +326,25 @@ func (r *jsonObjectReader) scanString(keep bool) ([]byte, bool) {
 	start := i
 	var out []byte
 	base := 0
-	escaped := false
+	escaped := false // keep, and an escape was seen: out holds the value so far
 	for {
+		run := i
+		for i < len(s) && jsonPlain[s[i]] {
+			i++
+		}
+		if escaped {
+			out = append(out, s[run:i]...)
+		}
 		if i >= len(s) {
 			return nil, false
 		}
-		c := s[i]
-		switch {
+		switch c := s[i]; {
 		case c == '"':
 			r.i = i + 1
-			if !keep {
+			switch {
+			case !keep:
 				return nil, true
-			}
-			if !escaped {
+			case !escaped:
 				return s[start:i], true
 			}
 			*r.arena = out
@@ -373,22 +388,17 @@ func (r *jsonObjectReader) scanString(keep bool) ([]byte, bool) {
 						i += 6
 					}
 				}
-				if keep {
+				if escaped {
 					out = appendWTF8(out, cp)
 				}
 				continue
 			default:
 				return nil, false
 			}
-			if keep {
+			if escaped {
 				out = append(out, b)
 			}
-		case c < utf8.RuneSelf:
-			if escaped {
-				out = append(out, c)
-			}
-			i++
-		default:
+		default: // non-ASCII: must be valid UTF-8
 			rn, size := utf8.DecodeRune(s[i:])
 			if rn == utf8.RuneError && size <= 1 {
 				return nil, false

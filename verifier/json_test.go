@@ -151,7 +151,7 @@ func TestDecodeSegment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var dst [16]byte
-		got, ok := decodeSegment(dst[:], tt.in)
+		got, ok := decodeSegment(dst[:], []byte(tt.in))
 		if ok != tt.ok || (ok && string(got) != tt.want) {
 			t.Errorf("decodeSegment(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}

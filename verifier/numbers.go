@@ -5,6 +5,18 @@ import "strconv"
 // parseNumber converts a JSON number literal. false when it overflows a
 // float64 (SPEC §4: such a NumericDate is the wrong type, never a wrap).
 func parseNumber(lit []byte) (float64, bool) {
+	// Plain integers of up to 15 digits, the common NumericDate, are exact
+	// in a float64 and need no general parser.
+	if len(lit) > 0 && len(lit) <= 15 {
+		var v float64
+		i := 0
+		for ; i < len(lit) && lit[i] >= '0' && lit[i] <= '9'; i++ {
+			v = v*10 + float64(lit[i]-'0')
+		}
+		if i == len(lit) {
+			return v, true
+		}
+	}
 	f, err := strconv.ParseFloat(string(lit), 64)
 	return f, err == nil
 }

@@ -10,10 +10,13 @@
 package verifier
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,7 +54,9 @@ func (kf *KeysFile) lookupBytes(issuer []byte) *Key { return kf.keys.Load().look
 
 // New returns a Verifier that finds secrets in keys. Without WithNonceStore
 // it remembers nonces in a new in-memory store (noncestore.NewMemory with its
-// defaults). It returns an error for a nil KeyStore or an invalid option.
+// defaults and the verifier's clock). A store given with WithNonceStore must
+// read the same clock as the verifier: it holds each nonce until exp + leeway
+// by its own clock. It returns an error for a nil KeyStore or an invalid option.
 func New(keys KeyStore, opts ...Option) (*Verifier, error) {
 	if keys == nil {
 		return nil, errors.New("verifier: nil key store")
@@ -68,7 +73,7 @@ func New(keys KeyStore, opts ...Option) (*Verifier, error) {
 		}
 	}
 	if c.store == nil && !c.allowReuse {
-		m, err := noncestore.NewMemory()
+		m, err := noncestore.NewMemory(noncestore.WithClock(c.now))
 		if err != nil {
 			return nil, fmt.Errorf("verifier: default nonce store: %w", err)
 		}
@@ -117,7 +122,7 @@ type Principal struct {
 // allocates nothing for them.
 type scratch struct {
 	seg   [MaxTokenBytes]byte // decoded header, payload and signature
-	input [MaxTokenBytes]byte // the JWS signing input, header.payload
+	input [MaxTokenBytes]byte // a copy of the token
 	arena []byte
 	names [][]byte
 }
@@ -171,16 +176,18 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	sc.arena = sc.arena[:0]
-
-	header, ok := decodeSegment(sc.seg[:], token[:dot1])
+	// One copy of the token serves as the JWS signing input (its first two
+	// segments) and as the source the segments are decoded from.
+	tok := sc.input[:copy(sc.input[:], token)]
+	header, ok := decodeSegment(sc.seg[:], tok[:dot1])
 	if !ok {
 		return nil, errMalformed
 	}
-	payload, ok := decodeSegment(sc.seg[len(header):], token[dot1+1:dot2])
+	payload, ok := decodeSegment(sc.seg[len(header):], tok[dot1+1:dot2])
 	if !ok {
 		return nil, errMalformed
 	}
-	signature, ok := decodeSegment(sc.seg[len(header)+len(payload):], token[dot2+1:])
+	signature, ok := decodeSegment(sc.seg[len(header)+len(payload):], tok[dot2+1:])
 	if !ok {
 		return nil, errMalformed
 	}
@@ -209,8 +216,7 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 	if tc.alg.kind != jsonString || string(tc.alg.raw) != "HS256" {
 		return nil, errAlgorithm
 	}
-	n := copy(sc.input[:], token[:dot2])
-	if v.hs256.Verify(sc.input[:n], signature, []byte(key.Secret)) != nil {
+	if v.hs256.Verify(tok[:dot2], signature, []byte(key.Secret)) != nil {
 		return nil, errSignature
 	}
 
@@ -417,64 +423,33 @@ func secondsToTime(s float64) time.Time {
 // twoDots returns the positions of the two dots of a compact JWS, counting
 // every dot without splitting (SPEC §6).
 func twoDots(token string) (int, int, bool) {
-	first, second, n := -1, -1, 0
-	for i := 0; i < len(token); i++ {
-		if token[i] == '.' {
-			switch n {
-			case 0:
-				first = i
-			case 1:
-				second = i
-			default:
-				return 0, 0, false
-			}
-			n++
-		}
+	first := strings.IndexByte(token, '.')
+	if first < 0 {
+		return 0, 0, false
 	}
-	return first, second, n == 2
+	second := strings.IndexByte(token[first+1:], '.')
+	if second < 0 {
+		return 0, 0, false
+	}
+	second += first + 1
+	if strings.IndexByte(token[second+1:], '.') >= 0 {
+		return 0, 0, false
+	}
+	return first, second, true
 }
 
-// base64urlValue maps the RFC 4648 §5 alphabet to its 6-bit values and
-// every other byte to 0xFF.
-var base64urlValue = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xFF
-	}
-	for i, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
-		t[c] = byte(i)
-	}
-	return t
-}()
-
 // decodeSegment decodes an unpadded base64url segment (RFC 7515 §2) into
-// dst. It refuses padding, any character outside the alphabet and the
-// impossible length 4n+1. Unused low bits of the last character are ignored,
-// as PyJWT does; replays are keyed on the jti, not on the bytes (SPEC §5).
-func decodeSegment(dst []byte, seg string) ([]byte, bool) {
-	if len(seg)%4 == 1 {
+// dst. It refuses padding, characters outside the alphabet (Go's decoder
+// would skip CR and LF; they are refused here first) and the impossible
+// length 4n+1. Unused low bits of the last character are ignored, as PyJWT
+// does; replays are keyed on the jti, not on the bytes (SPEC §5).
+func decodeSegment(dst, seg []byte) ([]byte, bool) {
+	if bytes.IndexByte(seg, '\n') >= 0 || bytes.IndexByte(seg, '\r') >= 0 {
 		return nil, false
 	}
-	n := 0
-	var acc uint32
-	for i := 0; i < len(seg); i++ {
-		v := base64urlValue[seg[i]]
-		if v == 0xFF {
-			return nil, false
-		}
-		acc = acc<<6 | uint32(v)
-		if i%4 == 3 {
-			dst[n], dst[n+1], dst[n+2] = byte(acc>>16), byte(acc>>8), byte(acc)
-			n += 3
-			acc = 0
-		}
-	}
-	switch len(seg) % 4 {
-	case 2:
-		dst[n] = byte(acc >> 4)
-		n++
-	case 3:
-		dst[n], dst[n+1] = byte(acc>>10), byte(acc>>2)
-		n += 2
+	n, err := base64.RawURLEncoding.Decode(dst, seg)
+	if err != nil {
+		return nil, false
 	}
 	return dst[:n], true
 }
