@@ -1,0 +1,311 @@
+package verifier_test
+
+// Benchmarks for issue 6: Verify beside the alternatives a Go service would
+// reach for, measured in one run so their ratios can be compared:
+//
+//	go test -run XXX -bench . -benchmem ./verifier/
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gjwt "github.com/golang-jwt/jwt/v5"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/amojwt/amojwt/internal/jwttest"
+	"github.com/amojwt/amojwt/noncestore"
+	"github.com/amojwt/amojwt/verifier"
+)
+
+const (
+	benchIssuer = "user:543210:23"
+	benchHeader = `{"alg":"HS256","typ":"JWT"}`
+	// benchTokens is how many distinct tokens (distinct jti) a benchmark
+	// cycles through; every cycle gets a fresh nonce store.
+	benchTokens = 1 << 15
+)
+
+var benchNow = time.Unix(testNow, 0)
+
+// benchClaims is an AMO docs style claims set with jti number i.
+func benchClaims(i int) string {
+	return fmt.Sprintf(`{"iss":%q,"jti":"0.%016d","iat":%d,"exp":%d}`, benchIssuer, i, testNow, testNow+60)
+}
+
+var benchTokenSet = sync.OnceValue(func() []string {
+	toks := make([]string, benchTokens)
+	for i := range toks {
+		toks[i] = jwttest.Sign(benchHeader, benchClaims(i), []byte(secret64))
+	}
+	return toks
+})
+
+func benchKeys(b *testing.B) *verifier.StaticKeys {
+	keys, err := verifier.NewStaticKeys(&verifier.Key{Issuer: benchIssuer, Secret: verifier.Secret(secret64), Active: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return keys
+}
+
+func newBenchVerifier(b *testing.B) *verifier.Verifier {
+	store, err := noncestore.NewMemory(noncestore.WithClock(func() time.Time { return benchNow }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := verifier.New(benchKeys(b), verifier.WithNonceStore(store), verifier.WithClock(func() time.Time { return benchNow }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+// BenchmarkVerify is the whole of SPEC §3 for a fresh AMO token, the nonce
+// claim in the memory store included.
+func BenchmarkVerify(b *testing.B) {
+	toks := benchTokenSet()
+	v := newBenchVerifier(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i == len(toks) {
+			b.StopTimer()
+			v, i = newBenchVerifier(b), 0
+			b.StartTimer()
+		}
+		if _, err := v.Verify(ctx, toks[i]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkVerifyParallel is BenchmarkVerify on every core, sharing one
+// verifier and store. A goroutine that reaches the end of the token set
+// swaps in a fresh verifier; a token that meets the old store's nonce in
+// that moment answers ErrReplayed, after the same work.
+func BenchmarkVerifyParallel(b *testing.B) {
+	toks := benchTokenSet()
+	var (
+		cur  atomic.Pointer[verifier.Verifier]
+		next atomic.Int64
+	)
+	cur.Store(newBenchVerifier(b))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := next.Add(1) - 1
+			if n%benchTokens == 0 && n > 0 {
+				cur.Store(newBenchVerifier(b))
+			}
+			_, err := cur.Load().Verify(ctx, toks[n%benchTokens])
+			if err != nil && !errors.Is(err, verifier.ErrReplayed) {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// stdlibVerify is the reference: what a careful hand-written verifier with
+// the standard library does (base64url, encoding/json, crypto/hmac, a mutex
+// map for nonces). It applies fewer rules than Verify (no SPEC §4 typing,
+// no duplicate-member check).
+type stdlibVerifier struct {
+	keys map[string][]byte
+	mu   sync.Mutex
+	seen map[string]int64
+}
+
+func (s *stdlibVerifier) verify(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errors.New("segments")
+	}
+	hdr, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return err
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return err
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return err
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if err := json.Unmarshal(hdr, &h); err != nil {
+		return err
+	}
+	var c struct {
+		Iss string  `json:"iss"`
+		Jti string  `json:"jti"`
+		Iat float64 `json:"iat"`
+		Exp float64 `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return err
+	}
+	secret, ok := s.keys[c.Iss]
+	if !ok {
+		return errors.New("issuer")
+	}
+	if h.Alg != "HS256" {
+		return errors.New("alg")
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(token[:len(parts[0])+1+len(parts[1])]))
+	if !hmac.Equal(mac.Sum(nil), sig) {
+		return errors.New("signature")
+	}
+	now := float64(benchNow.Unix())
+	if c.Iat > now+5 || c.Exp <= now-5 || c.Exp-c.Iat > 300 {
+		return errors.New("time")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := c.Iss + "\x00" + c.Jti
+	if _, dup := s.seen[key]; dup {
+		return errors.New("replayed")
+	}
+	s.seen[key] = int64(c.Exp)
+	return nil
+}
+
+func BenchmarkReferenceStdlib(b *testing.B) {
+	toks := benchTokenSet()
+	newRef := func() *stdlibVerifier {
+		return &stdlibVerifier{keys: map[string][]byte{benchIssuer: []byte(secret64)}, seen: map[string]int64{}}
+	}
+	ref := newRef()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i == len(toks) {
+			b.StopTimer()
+			ref, i = newRef(), 0
+			b.StartTimer()
+		}
+		if err := ref.verify(toks[i]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkGolangJWT is golang-jwt/jwt v5 with a keyfunc by iss, HS256 only,
+// the time checks with leeway (no replay check).
+func BenchmarkGolangJWT(b *testing.B) {
+	toks := benchTokenSet()
+	parser := gjwt.NewParser(gjwt.WithValidMethods([]string{"HS256"}), gjwt.WithLeeway(5*time.Second),
+		gjwt.WithIssuedAt(), gjwt.WithTimeFunc(func() time.Time { return benchNow }))
+	keys := map[string][]byte{benchIssuer: []byte(secret64)}
+	keyfunc := func(t *gjwt.Token) (any, error) {
+		iss, err := t.Claims.GetIssuer()
+		if err != nil {
+			return nil, err
+		}
+		k, ok := keys[iss]
+		if !ok {
+			return nil, errors.New("unknown issuer")
+		}
+		return k, nil
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := parser.Parse(toks[i%len(toks)], keyfunc); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkJWXParse is jwx v2's jwt.Parse with the key known in advance.
+func BenchmarkJWXParse(b *testing.B) {
+	toks := benchTokenSet()
+	clock := jwt.ClockFunc(func() time.Time { return benchNow })
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := jwt.Parse([]byte(toks[i%len(toks)]), jwt.WithKey(jwa.HS256, []byte(secret64)),
+			jwt.WithClock(clock), jwt.WithAcceptableSkew(5*time.Second)); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkJWXParseInsecureThenParse reads iss without verifying, then
+// parses again with the issuer's key: the two-parse pattern DESIGN.md rules
+// out.
+func BenchmarkJWXParseInsecureThenParse(b *testing.B) {
+	toks := benchTokenSet()
+	clock := jwt.ClockFunc(func() time.Time { return benchNow })
+	keys := map[string][]byte{benchIssuer: []byte(secret64)}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		tok := []byte(toks[i%len(toks)])
+		insecure, err := jwt.ParseInsecure(tok)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := jwt.Parse(tok, jwt.WithKey(jwa.HS256, keys[insecure.Issuer()]),
+			jwt.WithClock(clock), jwt.WithAcceptableSkew(5*time.Second)); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkJWXHS256Verifier is jwx's HS256 verifier alone, the signature
+// check Verify relies on.
+func BenchmarkJWXHS256Verifier(b *testing.B) {
+	tok := benchTokenSet()[0]
+	dot := strings.LastIndexByte(tok, '.')
+	input := []byte(tok[:dot])
+	sig, _ := base64.RawURLEncoding.DecodeString(tok[dot+1:])
+	hv, err := jws.NewVerifier(jwa.HS256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := []byte(secret64)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := hv.Verify(input, sig, key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHMACFloor is HMAC-SHA256 over one token's signing input with a
+// reused hash: the cost of the cryptography itself.
+func BenchmarkHMACFloor(b *testing.B) {
+	tok := benchTokenSet()[0]
+	input := []byte(tok[:strings.LastIndexByte(tok, '.')])
+	mac := hmac.New(sha256.New, []byte(secret64))
+	sum := make([]byte, 0, sha256.Size)
+	b.ReportAllocs()
+	for b.Loop() {
+		mac.Reset()
+		mac.Write(input)
+		sum = mac.Sum(sum[:0])
+	}
+}
