@@ -1,0 +1,104 @@
+package middleware
+
+import (
+	"net/http"
+
+	"github.com/amojwt/amojwt/verifier"
+)
+
+// Errors of the Authorization header rules (SPEC §2, §6). Shared values, so
+// refusing a header allocates nothing; callers must not modify them.
+var (
+	errNotAuthenticated = verifier.NewError(verifier.ReasonNotAuthenticated, verifier.DetailNotAuthenticated)
+	errNoCredentials    = verifier.NewError(verifier.ReasonHeaderMalformed, verifier.DetailNoCredentials)
+	errSpaces           = verifier.NewError(verifier.ReasonHeaderMalformed, verifier.DetailCredentialsSpaces)
+	errHeaderTooLong    = verifier.NewError(verifier.ReasonMalformed, verifier.DetailDecoding)
+)
+
+// TokenFromHeader reads the credentials of "Authorization: JWT <token>" from
+// h, the way addons.mozilla.org does (SPEC §2, AMO-REFERENCE §1.2). It does
+// not look at the token itself; verifier.Verify does.
+//
+// It returns one of three outcomes:
+//   - present == true and the token, a substring of the header value;
+//   - present == false and a nil error: the request is anonymous, because
+//     there is no Authorization header, its value is blank, or its first
+//     word is not "JWT" compared case-insensitively ("Bearer x" and "JWTabc"
+//     are anonymous; SPEC §2.1-2.2);
+//   - a non-nil *verifier.Error to answer with (HTTP 401), by the first rule
+//     that applies, in this order: a header value longer than
+//     verifier.MaxTokenBytes is ReasonMalformed "Error decoding signature.",
+//     before anything else is looked at (SPEC §6); more than one
+//     Authorization header, whatever their schemes, is ReasonHeaderMalformed
+//     "Invalid Authorization header. Credentials string should not contain
+//     spaces." (SPEC §2.5); "JWT" alone is ReasonHeaderMalformed "Invalid
+//     Authorization header. No credentials provided." (SPEC §2.3); more than
+//     two words is ReasonHeaderMalformed with the "spaces" text (SPEC §2.4).
+//
+// Words are separated by runs of ASCII whitespace as Python's bytes.split()
+// defines it: space, \t, \n, \v, \f and \r; not \xa0 or other bytes. Leading
+// and trailing whitespace is ignored. The returned *verifier.Error values are
+// shared and must not be modified. TokenFromHeader does not allocate.
+func TokenFromHeader(h http.Header) (token string, present bool, err *verifier.Error) {
+	values := h["Authorization"]
+	for _, v := range values {
+		if len(v) > verifier.MaxTokenBytes {
+			return "", false, errHeaderTooLong
+		}
+	}
+	switch len(values) {
+	case 0:
+		return "", false, nil
+	case 1:
+	default:
+		return "", false, errSpaces
+	}
+	return parseCredentials(values[0])
+}
+
+// parseCredentials applies SPEC §2.1-2.4 to one header value.
+func parseCredentials(v string) (string, bool, *verifier.Error) {
+	start := skipSpace(v, 0)
+	end := skipWord(v, start)
+	if !isJWTScheme(v[start:end]) {
+		return "", false, nil
+	}
+	start = skipSpace(v, end)
+	if start == len(v) {
+		return "", false, errNoCredentials
+	}
+	end = skipWord(v, start)
+	if skipSpace(v, end) != len(v) {
+		return "", false, errSpaces
+	}
+	return v[start:end], true, nil
+}
+
+// isJWTScheme reports whether word is "JWT" in any ASCII case (AMO compares
+// parts[0].upper() with "JWT").
+func isJWTScheme(word string) bool {
+	return len(word) == 3 &&
+		word[0]|0x20 == 'j' && word[1]|0x20 == 'w' && word[2]|0x20 == 't'
+}
+
+// isSpace reports whether c is ASCII whitespace as Python's bytes.split()
+// sees it: space, or one of \t \n \v \f \r (9 to 13).
+func isSpace(c byte) bool {
+	return c == ' ' || c-'\t' <= '\r'-'\t'
+}
+
+// skipSpace returns the index of the first non-space byte of v at or after i.
+func skipSpace(v string, i int) int {
+	for i < len(v) && isSpace(v[i]) {
+		i++
+	}
+	return i
+}
+
+// skipWord returns the index of the first space byte of v at or after i.
+func skipWord(v string, i int) int {
+	for i < len(v) && !isSpace(v[i]) {
+		i++
+	}
+	return i
+}

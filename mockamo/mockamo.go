@@ -1,0 +1,123 @@
+// Package mockamo serves the part of the addons.mozilla.org (AMO) v3/v4/v5
+// API that a client checks its API key with, behind the amojwt middleware:
+// GET /api/{v3,v4,v5}/accounts/profile/ (SPEC §8, AMO-REFERENCE §7). It
+// answers as AMO's Django REST framework views do, byte for byte where AMO
+// defines the bytes: the 401s of SPEC §2-§3, 405 `Method "POST" not
+// allowed.` after authentication, and {"detail":"Not found."} for unknown
+// paths.
+package mockamo
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/amojwt/amojwt/middleware"
+	"github.com/amojwt/amojwt/verifier"
+)
+
+// Option configures the handler returned by New.
+type Option func(*config)
+
+type config struct {
+	baseURL  string
+	authOpts []middleware.Option
+	now      func() time.Time
+}
+
+// WithBaseURL sets the site URL that profile URLs start with, as AMO's
+// EXTERNAL_SITE_URL: "https://addons.example" gives
+// "https://addons.example/en-US/firefox/user/<id>/". The default is
+// taken from each request: http or https (with TLS), then its Host header.
+// New panics unless base is an absolute http or https URL with a host and no
+// query or fragment; a trailing slash is dropped.
+func WithBaseURL(base string) Option {
+	return func(c *config) { c.baseURL = base }
+}
+
+// WithAuth passes options to the middleware.New that guards every endpoint:
+// a realm, a logger, an error writer. WithOptional has no effect: every
+// endpoint here requires authentication, as AMO's do.
+func WithAuth(opts ...middleware.Option) Option {
+	return func(c *config) { c.authOpts = append(c.authOpts, opts...) }
+}
+
+// WithClock sets the clock that gives the profile's last_login (AMO records
+// every JWT-authenticated request as a login, AMO-REFERENCE §4.3); the
+// default is time.Now. New panics if now is nil.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
+}
+
+// New returns a chi router that authenticates requests with v (through
+// middleware.New) and serves:
+//
+//   - GET and HEAD /api/{v3,v4,v5}/accounts/profile/: 200 with the caller's
+//     profile (SPEC §8; see Profile for the fields);
+//   - OPTIONS on that path: 200 with DRF's view metadata;
+//   - any other method on that path: 405 {"detail":"Method \"<METHOD>\" not
+//     allowed."} with Allow: GET, HEAD, OPTIONS, after authentication, as
+//     DRF authenticates before it dispatches (AMO-REFERENCE §1.1), so an
+//     anonymous POST gets the 401;
+//   - any other path: 404 {"detail":"Not found."} without authentication,
+//     as Django resolves URLs before any view runs. A path without its
+//     final slash is not found (AMO would redirect a GET to the slash).
+//
+// Invalid configuration panics at construction, as in middleware.New: a nil
+// v, an invalid WithBaseURL, a nil WithClock.
+func New(v *verifier.Verifier, opts ...Option) http.Handler {
+	c := config{now: time.Now}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.now == nil {
+		panic("mockamo: WithClock: nil clock")
+	}
+	if c.baseURL != "" {
+		c.baseURL = checkBaseURL(c.baseURL)
+	}
+	auth := middleware.New(v, c.authOpts...)
+	profile := auth(&profileHandler{baseURL: c.baseURL, now: c.now})
+
+	r := chi.NewRouter()
+	r.NotFound(notFound)
+	r.Handle("/api/{version:v[345]}/accounts/profile/", profile)
+	// chi answers methods it does not know (PROPFIND, ...) here, before
+	// routing; DRF would authenticate them on a known path, then 405.
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		if r.Match(chi.NewRouteContext(), http.MethodGet, req.URL.Path) {
+			profile.ServeHTTP(w, req)
+			return
+		}
+		notFound(w, req)
+	})
+	return r
+}
+
+// checkBaseURL returns base without its trailing slash, or panics.
+func checkBaseURL(base string) string {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		panic("mockamo: WithBaseURL: want an absolute http(s) URL with a host, got " + base)
+	}
+	return strings.TrimSuffix(base, "/")
+}
+
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	middleware.WriteDetail(w, http.StatusNotFound, "Not found.")
+}
+
+// allowed is DRF's Allow header for a GET-only APIView: Django adds HEAD
+// for GET, APIView adds OPTIONS.
+const allowed = "GET, HEAD, OPTIONS"
+
+// methodNotAllowed answers as DRF's MethodNotAllowed does. Django
+// upper-cases the method.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", allowed)
+	middleware.WriteDetail(w, http.StatusMethodNotAllowed, `Method "`+strings.ToUpper(r.Method)+`" not allowed.`)
+}
