@@ -14,30 +14,26 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/amojwt/amojwt/internal/jwttest"
 	"github.com/amojwt/amojwt/middleware"
 	"github.com/amojwt/amojwt/noncestore"
 	"github.com/amojwt/amojwt/verifier"
 )
 
-// The tests run at a fixed time, so their tokens are constants: HS256,
-// header {"alg":"HS256","typ":"JWT"}, signed with testSecret unless noted,
-// with the claims shown.
+// The tests run at a fixed time, so their tokens are fixed too.
 const (
 	testIssuer = "user:543210:23"
 	testSecret = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	testNow    = 1700000000
+	testHeader = `{"alg":"HS256","typ":"JWT"}`
+)
 
-	// {"iss":"user:543210:23","jti":"a","iat":1700000000,"exp":1700000060}
-	tokA = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ1c2VyOjU0MzIxMDoyMyIsImp0aSI6ImEiLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDAwMDA2MH0.FLl7gheFXpTvhONhgbNY-p3MuVGa-wBrUhNSEWe3DQM"
-	// {"iss":"user:543210:23","iat":1700000000,"exp":1700000060}
-	tokNoJTI = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ1c2VyOjU0MzIxMDoyMyIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAwMDAwMDYwfQ.aLZoOTjdLnbJ7cmaxv1yYtYqX2KFjCn4NxOT8bBisgM"
-	// {"iss":"user:543210:23","jti":"b","iat":1699999900,"exp":1699999950}
-	tokExpired = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ1c2VyOjU0MzIxMDoyMyIsImp0aSI6ImIiLCJpYXQiOjE2OTk5OTk5MDAsImV4cCI6MTY5OTk5OTk1MH0.dFFUdL0VNVP-wukyVMQk4rl1biWwfU2Gn8Ac8MfuYLQ"
-	// {"iss":"user:1:1","jti":"c","iat":1700000000,"exp":1700000060}
-	tokUnknownIssuer = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ1c2VyOjE6MSIsImp0aSI6ImMiLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDAwMDA2MH0.l0R7-wQ5OeLIrsBx_ug2sJTuer0QfGPAVvgTE0oBXAQ"
-	// {"iss":"user:543210:23","jti":"f","iat":1700000000,"exp":1700000060},
-	// signed with "another-secret".
-	tokBadSignature = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ1c2VyOjU0MzIxMDoyMyIsImp0aSI6ImYiLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDAwMDA2MH0.QXjzy-Yo4NYw_kgEA0U_fTzXPE0ZNAPtAHByxdJwQQU"
+var (
+	tokA             = jwttest.Sign(testHeader, `{"iss":"user:543210:23","jti":"a","iat":1700000000,"exp":1700000060}`, []byte(testSecret))
+	tokNoJTI         = jwttest.Sign(testHeader, `{"iss":"user:543210:23","iat":1700000000,"exp":1700000060}`, []byte(testSecret))
+	tokExpired       = jwttest.Sign(testHeader, `{"iss":"user:543210:23","jti":"b","iat":1699999900,"exp":1699999950}`, []byte(testSecret))
+	tokUnknownIssuer = jwttest.Sign(testHeader, `{"iss":"user:1:1","jti":"c","iat":1700000000,"exp":1700000060}`, []byte(testSecret))
+	tokBadSignature  = jwttest.Sign(testHeader, `{"iss":"user:543210:23","jti":"f","iat":1700000000,"exp":1700000060}`, []byte("another-secret"))
 )
 
 const defaultChallenge = `JWT realm="Access to addons.mozilla.org external API"`

@@ -8,26 +8,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amojwt/amojwt/internal/jwttest"
 	"github.com/amojwt/amojwt/middleware"
 	"github.com/amojwt/amojwt/mockamo"
 	"github.com/amojwt/amojwt/verifier"
 )
 
-// The tests run at a fixed time, so their tokens are constants: HS256,
-// header {"alg":"HS256","typ":"JWT"}, signed with testSecret, with the
-// claims shown.
+// The tests run at a fixed time, so their tokens are fixed too.
 const (
 	testSecret = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	testNow    = 1700000000
+	testHeader = `{"alg":"HS256","typ":"JWT"}`
+)
 
-	// {"iss":"user:543210:23","jti":"a","iat":1700000000,"exp":1700000060}
-	tokDemo = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ1c2VyOjU0MzIxMDoyMyIsImp0aSI6ImEiLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDAwMDA2MH0.FLl7gheFXpTvhONhgbNY-p3MuVGa-wBrUhNSEWe3DQM"
-	// {"iss":"user:543210:23","iat":1700000000,"exp":1700000060}
-	tokDemoNoJTI = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ1c2VyOjU0MzIxMDoyMyIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAwMDAwMDYwfQ.aLZoOTjdLnbJ7cmaxv1yYtYqX2KFjCn4NxOT8bBisgM"
-	// {"iss":"user:42:7","jti":"d","iat":1700000000,"exp":1700000060}
-	tok42 = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ1c2VyOjQyOjciLCJqdGkiOiJkIiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjE3MDAwMDAwNjB9.Rfpm6EDoiMOHVQqiGWWvdN--RU-zvV5sOs8HyaLYg04"
-	// {"iss":"user:7:1","jti":"e","iat":1700000000,"exp":1700000060}
-	tok7 = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ1c2VyOjc6MSIsImp0aSI6ImUiLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDAwMDA2MH0.mhbA-Oj7gmTD17NXTkzDPRTG2Cr9_O4KDiRbDZ0ogcY"
+var (
+	tokDemo      = jwttest.Sign(testHeader, `{"iss":"user:543210:23","jti":"a","iat":1700000000,"exp":1700000060}`, []byte(testSecret))
+	tokDemoNoJTI = jwttest.Sign(testHeader, `{"iss":"user:543210:23","iat":1700000000,"exp":1700000060}`, []byte(testSecret))
+	tok42        = jwttest.Sign(testHeader, `{"iss":"user:42:7","jti":"d","iat":1700000000,"exp":1700000060}`, []byte(testSecret))
+	tok7         = jwttest.Sign(testHeader, `{"iss":"user:7:1","jti":"e","iat":1700000000,"exp":1700000060}`, []byte(testSecret))
 )
 
 const defaultChallenge = `JWT realm="Access to addons.mozilla.org external API"`
