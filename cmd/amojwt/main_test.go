@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines and the
+// test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// runCommand runs the program with args and returns its error, stdout and
+// stderr.
+func runCommand(t *testing.T, args ...string) (err error, stdout, stderr string) {
+	t.Helper()
+	var out, errOut syncBuffer
+	err = run(context.Background(), args, env{stdout: &out, stderr: &errOut, program: "amojwt"})
+	return err, out.String(), errOut.String()
+}
+
+func TestServeFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    serveConfig
+		wantErr string // substring of the parse error; "" for none
+	}{
+		{
+			name: "defaults",
+			args: []string{"--demo"},
+			want: serveConfig{addr: "127.0.0.1:8080", demo: true, profile: "amo", leeway: 5 * time.Second,
+				maxLifetime: 5 * time.Minute, realm: "Access to addons.mozilla.org external API", logFormat: "text"},
+		},
+		{
+			name: "every flag",
+			args: []string{"--addr", ":9000", "--keys", "k.json", "--profile", "strict", "--allow-reuse", "--reset-guard",
+				"--leeway", "2s", "--max-lifetime", "1m", "--realm", "r", "--log-format", "json"},
+			want: serveConfig{addr: ":9000", keysFile: "k.json", profile: "strict", allowReuse: true, resetGuard: true,
+				leeway: 2 * time.Second, maxLifetime: time.Minute, realm: "r", logFormat: "json"},
+		},
+		{
+			name: "environment",
+			env: map[string]string{"AMOJWT_DEMO": "true", "AMOJWT_MAX_LIFETIME": "90s", "AMOJWT_RESET_GUARD": "1",
+				"AMOJWT_LOG_FORMAT": "json", "AMOJWT_ADDR": "127.0.0.1:1"},
+			want: serveConfig{addr: "127.0.0.1:1", demo: true, profile: "amo", resetGuard: true, leeway: 5 * time.Second,
+				maxLifetime: 90 * time.Second, realm: "Access to addons.mozilla.org external API", logFormat: "json"},
+		},
+		{
+			name: "command line wins over environment",
+			args: []string{"--leeway", "1s", "--demo"},
+			env:  map[string]string{"AMOJWT_LEEWAY": "9s"},
+			want: serveConfig{addr: "127.0.0.1:8080", demo: true, profile: "amo", leeway: time.Second,
+				maxLifetime: 5 * time.Minute, realm: "Access to addons.mozilla.org external API", logFormat: "text"},
+		},
+		{name: "bad duration", args: []string{"--leeway", "5"}, wantErr: "leeway"},
+		{name: "bad environment value", env: map[string]string{"AMOJWT_MAX_LIFETIME": "long"}, wantErr: "AMOJWT_MAX_LIFETIME"},
+		{name: "unknown flag", args: []string{"--redis", "redis://x"}, wantErr: "redis"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var got *serveConfig
+			var errOut syncBuffer
+			cmd := newServeCommand(env{stdout: &errOut, stderr: &errOut}, func(_ context.Context, c *serveConfig) error {
+				got = c
+				return nil
+			})
+			err := cmd.ParseAndRun(context.Background(), tt.args)
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("error %v, want one mentioning %q", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Errorf("error %v", err)
+			case *got != tt.want:
+				t.Errorf("config %+v, want %+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+func TestServeConfigCheck(t *testing.T) {
+	t.Parallel()
+	valid := serveConfig{demo: true, profile: "amo", logFormat: "text"}
+	tests := []struct {
+		name    string
+		edit    func(*serveConfig)
+		wantErr string
+	}{
+		{"valid", func(*serveConfig) {}, ""},
+		{"keys and demo", func(c *serveConfig) { c.keysFile = "k.json" }, "exactly one of --keys FILE and --demo"},
+		{"neither keys nor demo", func(c *serveConfig) { c.demo = false }, "exactly one of --keys FILE and --demo"},
+		{"unknown profile", func(c *serveConfig) { c.profile = "lax" }, `unknown profile "lax"`},
+		{"unknown log format", func(c *serveConfig) { c.logFormat = "xml" }, `--log-format "xml"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := valid
+			tt.edit(&c)
+			err := c.check()
+			var ue usageError
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("error %v", err)
+			case tt.wantErr != "" && (!errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("error %v, want a usage error mentioning %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestHelpListsFlagsAndEnvironment(t *testing.T) {
+	t.Parallel()
+	err, _, stderr := runCommand(t, "serve", "--help")
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("error %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{
+		"--addr string  $AMOJWT_ADDR", "(default 127.0.0.1:8080)", "--keys string  $AMOJWT_KEYS", "--demo  $AMOJWT_DEMO",
+		"--profile string  $AMOJWT_PROFILE", "--allow-reuse  $AMOJWT_ALLOW_REUSE", "--reset-guard  $AMOJWT_RESET_GUARD",
+		"--leeway duration  $AMOJWT_LEEWAY", "--max-lifetime duration  $AMOJWT_MAX_LIFETIME", "--realm string  $AMOJWT_REALM",
+		"--log-format string  $AMOJWT_LOG_FORMAT",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("serve --help lacks %q:\n%s", want, stderr)
+		}
+	}
+	_, stdout, _ := runCommand(t, "help", "sign")
+	for _, want := range []string{"--secret string  $AMOJWT_SECRET", "--no-jti  $AMOJWT_NO_JTI", "--iat-offset duration  $AMOJWT_IAT_OFFSET"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("help sign lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestCommandLineErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantText string // in the error
+	}{
+		{"no command", nil, 2, "no command given"},
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"help for an unknown command", []string{"help", "frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"serve without keys", []string{"serve"}, 2, "exactly one of --keys FILE and --demo"},
+		{"serve with an argument", []string{"serve", "--demo", "extra"}, 2, `unexpected argument "extra"`},
+		{"sign without key", []string{"sign", "--secret", "s"}, 2, "--key is required"},
+		{"sign with a bad flag", []string{"sign", "--lifetime", "forever"}, 2, "lifetime"},
+		{"keys file missing", []string{"serve", "--keys", "/nonexistent/keys.json"}, 1, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err, _, _ := runCommand(t, tt.args...)
+			var out bytes.Buffer
+			if code := exitCode(err, &out); code != tt.wantCode || !strings.Contains(out.String(), tt.wantText) {
+				t.Errorf("exit %d %q, want %d and %q", code, out.String(), tt.wantCode, tt.wantText)
+			}
+		})
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	t.Parallel()
+	err, stdout, _ := runCommand(t, "version")
+	if err != nil || !strings.HasPrefix(stdout, "amojwt ") || !strings.Contains(stdout, "go1.") {
+		t.Errorf("version: %v %q", err, stdout)
+	}
+	err, stdout, _ = runCommand(t, "help")
+	if err != nil || !strings.Contains(stdout, "serve ") || !strings.Contains(stdout, "sign ") {
+		t.Errorf("help: %v %q", err, stdout)
+	}
+	if code := exitCode(flag.ErrHelp, &bytes.Buffer{}); code != 0 {
+		t.Errorf("exit code for --help is %d, want 0", code)
+	}
+}
+
+func TestProgramName(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ arg0, want string }{
+		{"/tmp/go-build2818/b001/exe/amojwt", "go run ./cmd/amojwt"},
+		{"amojwt", "amojwt"},
+		{"./bin/amojwt", "./bin/amojwt"},
+	}
+	for _, tt := range tests {
+		if got := programName(tt.arg0); got != tt.want {
+			t.Errorf("programName(%q) = %q, want %q", tt.arg0, got, tt.want)
+		}
+	}
+}

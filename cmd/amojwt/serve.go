@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/amojwt/amojwt/middleware"
+	"github.com/amojwt/amojwt/mockamo"
+	"github.com/amojwt/amojwt/noncestore"
+	"github.com/amojwt/amojwt/verifier"
+)
+
+// shutdownTimeout bounds how long serve waits for requests in flight after
+// SIGINT or SIGTERM.
+const shutdownTimeout = 10 * time.Second
+
+// serveConfig is the configuration of `amojwt serve`.
+type serveConfig struct {
+	addr        string
+	keysFile    string
+	demo        bool
+	profile     string
+	allowReuse  bool
+	resetGuard  bool
+	leeway      time.Duration
+	maxLifetime time.Duration
+	realm       string
+	logFormat   string
+}
+
+// newServeCommand returns the serve command, which calls exec with its
+// configuration once the flags are parsed.
+func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffcli.Command {
+	var c serveConfig
+	fs := newFlagSet("serve", e)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "TCP address to listen on")
+	fs.StringVar(&c.keysFile, "keys", "", "keys file (JSON: {\"keys\": [{\"key\", \"secret\", \"active\", \"user\"}]}); this or --demo")
+	fs.BoolVar(&c.demo, "demo", false, "use the built-in demo key user:543210:23 (public secret; never in production); this or --keys")
+	fs.StringVar(&c.profile, "profile", "amo", "replay policy: amo (jti optional, single-use when present) or strict (jti required)")
+	fs.BoolVar(&c.allowReuse, "allow-reuse", false, "accept a token again until it expires (no replay check; AMO since late 2025)")
+	fs.BoolVar(&c.resetGuard, "reset-guard", false, "refuse jti-bearing tokens issued before this process started remembering nonces (SPEC §5)")
+	fs.DurationVar(&c.leeway, "leeway", verifier.DefaultLeeway, "clock skew allowed on iat, exp and nbf")
+	fs.DurationVar(&c.maxLifetime, "max-lifetime", verifier.DefaultMaxLifetime, "largest exp - iat accepted")
+	fs.StringVar(&c.realm, "realm", middleware.DefaultRealm, "realm of the WWW-Authenticate header on a 401")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
+	return &ffcli.Command{
+		Name:       "serve",
+		ShortUsage: "amojwt serve (--demo | --keys FILE) [flags]",
+		ShortHelp:  "serve the mock AMO API and a forward-auth endpoint",
+		LongHelp: "Serves, each behind AMO's JWT authentication:\n" +
+			"  GET /api/{v3,v4,v5}/accounts/profile/  the caller's AMO profile\n" +
+			"  /auth      forward-auth (nginx auth_request, Traefik ForwardAuth, Caddy forward_auth):\n" +
+			"             200 with X-Amo-User-Id, X-Amo-Issuer and X-Amo-Jti, or AMO's 401/503\n" +
+			"  /healthz   200 ok\n" +
+			"Nonces are remembered in memory: a restart forgets them, so a jti-bearing token\n" +
+			"used before it can be replayed until it expires unless --reset-guard is on.\n" +
+			"One log line per authentication decision goes to stderr; SIGINT or SIGTERM\n" +
+			"stops the server after the requests in flight.",
+		FlagSet:   fs,
+		Options:   parseOptions,
+		UsageFunc: usage,
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Sprintf("serve: unexpected argument %q", args[0])}
+			}
+			return exec(ctx, &c)
+		},
+	}
+}
+
+// check reports the first invalid setting of c.
+func (c *serveConfig) check() error {
+	switch {
+	case c.demo == (c.keysFile != ""):
+		return usageError{"serve: give exactly one of --keys FILE and --demo"}
+	case c.logFormat != "text" && c.logFormat != "json":
+		return usageError{fmt.Sprintf("serve: --log-format %q: want text or json", c.logFormat)}
+	}
+	if _, err := verifier.ParseProfile(c.profile); err != nil {
+		return usageError{"serve: --profile: " + err.Error()}
+	}
+	return nil
+}
+
+// serve runs the server of c until ctx is done, then shuts it down
+// gracefully.
+func serve(ctx context.Context, c *serveConfig, e env) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	logger := newLogger(c.logFormat, e.stderr)
+	keys, err := loadKeys(c)
+	if err != nil {
+		return err
+	}
+	store, closeStore, err := newNonceStore(c)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	v, err := newVerifier(c, keys, store)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           newHandler(v, c.realm, logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	addr := ln.Addr().String()
+	logger.Info("amojwt serving", "addr", addr, "keys", keysSource(c), "profile", c.profile,
+		"allow_reuse", c.allowReuse, "reset_guard", c.resetGuard, "leeway", c.leeway, "max_lifetime", c.maxLifetime)
+	if c.demo {
+		printDemo(e.stdout, e.program, addr)
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	if e.listening != nil {
+		e.listening(addr)
+	}
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("amojwt shutting down", "timeout", shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("serve: shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// loadKeys returns the demo keys or the keys file's.
+func loadKeys(c *serveConfig) (verifier.KeyStore, error) {
+	if c.demo {
+		return demoKeys(), nil
+	}
+	kf, err := verifier.LoadKeysFile(c.keysFile)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --keys: %w", err)
+	}
+	return kf, nil
+}
+
+func keysSource(c *serveConfig) string {
+	if c.demo {
+		return "demo"
+	}
+	return c.keysFile
+}
+
+// newNonceStore returns the store the verifier records jti values in (SPEC
+// §5) and a function that releases it. It is the one place that picks a
+// store: the in-memory store, with the reset guard when --reset-guard is
+// given. A shared store (Redis) is chosen here too once it has a flag.
+func newNonceStore(c *serveConfig) (noncestore.Store, func(), error) {
+	m, err := noncestore.NewMemory(noncestore.WithResetGuard(c.resetGuard))
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: nonce store: %w", err)
+	}
+	return m, func() {}, nil
+}
+
+// newVerifier returns the verifier c configures over keys and store.
+func newVerifier(c *serveConfig, keys verifier.KeyStore, store noncestore.Store) (*verifier.Verifier, error) {
+	profile, err := verifier.ParseProfile(c.profile)
+	if err != nil {
+		return nil, err
+	}
+	opts := []verifier.Option{
+		verifier.WithNonceStore(store),
+		verifier.WithProfile(profile),
+		verifier.WithLeeway(c.leeway),
+		verifier.WithMaxLifetime(c.maxLifetime),
+	}
+	if c.allowReuse {
+		opts = append(opts, verifier.WithAllowReuse())
+	}
+	v, err := verifier.New(keys, opts...)
+	if err != nil {
+		return nil, usageError{"serve: " + err.Error()}
+	}
+	return v, nil
+}
+
+// newHandler routes /healthz, /auth and everything else (the mock AMO API)
+// to their handlers; every authentication decision is logged to logger.
+func newHandler(v *verifier.Verifier, realm string, logger *slog.Logger) http.Handler {
+	auth := []middleware.Option{middleware.WithRealm(realm), middleware.WithLogger(logger)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok")
+	})
+	mux.Handle("/auth", middleware.New(v, auth...)(http.HandlerFunc(forwardAuth)))
+	mux.Handle("/", mockamo.New(v, mockamo.WithAuth(auth...)))
+	return mux
+}
+
+// printDemo tells the user of --demo how to call the server they started.
+func printDemo(w io.Writer, program, addr string) {
+	fmt.Fprintf(w, `amojwt: serving a mock AMO API on http://%[1]s with a DEMO key (its secret is public: never use it in production)
+  key:    %[2]s
+  secret: %[3]s
+Try it:
+  curl -s -H "Authorization: JWT $(%[4]s sign --key %[2]s --secret %[3]s)" http://%[1]s/api/v5/accounts/profile/
+`, dialAddr(addr), demoIssuer, demoSecret, program)
+}
+
+// dialAddr is addr with an unspecified host (0.0.0.0, ::) replaced by
+// loopback, for a URL a client can use.
+func dialAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// The demo key of `serve --demo`: public test data, printed at start.
+const (
+	demoIssuer = "user:543210:23"
+	demoSecret = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+)
+
+// demoKeys holds the demo key, whose user has read the developer agreement.
+func demoKeys() verifier.KeyStore {
+	agreed := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	keys, err := verifier.NewStaticKeys(&verifier.Key{
+		Issuer: demoIssuer,
+		Secret: verifier.Secret(demoSecret),
+		Active: true,
+		User: &verifier.User{ID: 543210, Username: "demo", Name: "Demo User", Email: "demo@example.com",
+			ReadDevAgreement: &agreed},
+	})
+	if err != nil {
+		panic("demo keys: " + err.Error()) // constant input: cannot happen
+	}
+	return keys
+}
