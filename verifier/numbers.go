@@ -1,6 +1,9 @@
 package verifier
 
-import "strconv"
+import (
+	"math/big"
+	"strconv"
+)
 
 // parseNumber converts a JSON number literal. false when it overflows a
 // float64 (SPEC §4: such a NumericDate is the wrong type, never a wrap).
@@ -68,4 +71,11 @@ func pythonInt(s []byte) (float64, bool) {
 // ASCII range.
 func pythonSpace(c byte) bool {
 	return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f)
+}
+
+// exceedsMaxNumericDate reports whether the number literal lit is larger
+// than 2^53 exactly, for the literals that round to 2^53 in a float64.
+func exceedsMaxNumericDate(lit []byte) bool {
+	f, ok := new(big.Float).SetPrec(1024).SetString(string(lit))
+	return !ok || f.Cmp(new(big.Float).SetInt64(maxNumericDate)) > 0
 }

@@ -412,6 +412,10 @@ func numericDate(v jsonValue) (float64, bool) {
 	if !ok || f < 0 || f > maxNumericDate {
 		return 0, false
 	}
+	if f == maxNumericDate && exceedsMaxNumericDate(v.raw) {
+		// 2^53 + 1 and 9007199254740992.5 round to 2^53 in a float64.
+		return 0, false
+	}
 	return f, true
 }
 
