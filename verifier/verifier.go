@@ -149,19 +149,29 @@ type tokenClaims struct {
 // an unchecked accept. The nonce is claimed last, so an invalid token never
 // touches the store.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error) {
-	var d Decision
-	p, err := v.verify(ctx, token, &d)
-	if v.observer != nil {
-		if err != nil {
-			d.Reason = err.Reason
-			d.Err = err
-		}
-		v.observer(d)
-	}
-	if err != nil {
-		return nil, err
+	p, d := v.Check(ctx, token)
+	if d.Err != nil {
+		return nil, d.Err
 	}
 	return p, nil
+}
+
+// Check is Verify returning the whole Decision (issuer, reason, whether a
+// nonce was checked and how long the store took) for callers that log or
+// count decisions, such as package middleware. d.Err is nil exactly when the
+// Principal is non-nil; otherwise it is an *Error.
+func (v *Verifier) Check(ctx context.Context, token string) (*Principal, Decision) {
+	var d Decision
+	p, err := v.verify(ctx, token, &d)
+	if err != nil {
+		d.Reason = err.Reason
+		d.Err = err
+		p = nil
+	}
+	if v.observer != nil {
+		v.observer(d)
+	}
+	return p, d
 }
 
 func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Principal, *Error) {
