@@ -1,0 +1,455 @@
+package noncestore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultMemoryCapacity is the number of live nonces a Memory store holds
+// unless WithCapacity says otherwise. At about 40 bytes a nonce (see
+// WithCapacity) it bounds the store to some 40 MB, worst case 54 MB.
+const DefaultMemoryCapacity = 1_000_000
+
+const (
+	// memShardCount shards, each with its own lock and table, picked by the
+	// top bits of the keyed hash: concurrent claims rarely meet on a lock.
+	memShardBits  = 10
+	memShardCount = 1 << memShardBits
+	// memMinSlots is the table size of a shard's first claim.
+	memMinSlots = 16
+	// memStepSlots is how many slots (rounded up to whole clusters) each
+	// claim examines for expired entries in its shard, so that reclaiming
+	// never needs a stop-the-world sweep.
+	memStepSlots = 4
+	// memQuotaBatch is how much capacity a shard takes from the store's
+	// pool at a time, and about how much it keeps spare, so that the pool
+	// (one atomic counter) is touched once per tens of claims, not each.
+	memQuotaBatch = 64
+	// memRetries bounds the reclaim-and-retry rounds of a claim that found
+	// the store full.
+	memRetries = 3
+	// memKeyBuf holds the hashed message of a pair of a long issuer and a
+	// jti of the longest kind verifiers accept (SPEC §3 row 13: 256 bytes).
+	memKeyBuf = 512
+)
+
+// errMemNoRoom tells Claim that the store is at capacity; it never leaves
+// this file (callers get Memory.errFull).
+var errMemNoRoom = errors.New("noncestore: memory store has no room")
+
+// MemoryOption configures a Memory store; NewMemory applies the options in
+// order and returns the first error one of them reports.
+type MemoryOption func(*memConfig) error
+
+type memConfig struct {
+	capacity   int
+	clock      func() time.Time
+	resetGuard bool
+}
+
+// WithCapacity sets the most live nonces (claimed and not yet expired) the
+// store holds; the default is DefaultMemoryCapacity (1,000,000). n must be
+// positive, or NewMemory returns an error.
+//
+// The bound fails closed: a claim of a new nonce while n are live returns an
+// error wrapping ErrUnavailable (an HTTP 503, SPEC §7), and a live nonce is
+// never forgotten to make room. Replays of held nonces are still answered
+// with ErrReplayed. Room comes back as nonces expire.
+//
+// Each nonce takes one 20-byte slot (a 128-bit hash and a 32-bit expiry) in
+// open-addressing tables kept between 3/8 and 3/4 full, so n live nonces
+// take 27 to 54 bytes each: about 40 MB at 1,000,000. Tables grow with use
+// and are not shrunk, so the memory follows the peak, never above that bound.
+func WithCapacity(n int) MemoryOption {
+	return func(c *memConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("noncestore: WithCapacity(%d): capacity must be positive", n)
+		}
+		c.capacity = n
+		return nil
+	}
+}
+
+// WithClock sets the wall clock the store reads to decide which nonces have
+// expired and, with the reset guard on, its epoch; the default is time.Now.
+// Tests use it to move time without sleeping. A nil clock is an error.
+func WithClock(now func() time.Time) MemoryOption {
+	return func(c *memConfig) error {
+		if now == nil {
+			return errors.New("noncestore: WithClock(nil): clock must not be nil")
+		}
+		c.clock = now
+		return nil
+	}
+}
+
+// WithResetGuard turns the reset guard of SPEC §5 on or off; it is off by
+// default for the memory store. With it on, Claim returns the store's
+// creation time as the epoch, so a jti-bearing token that could have been
+// used before the process started (and so before this store remembered
+// anything) is refused. With it off, Claim returns the zero time.Time.
+func WithResetGuard(on bool) MemoryOption {
+	return func(c *memConfig) error {
+		c.resetGuard = on
+		return nil
+	}
+}
+
+// Memory is a Store that keeps nonces in this process (SPEC §5): the default
+// store, for one process. It is safe for concurrent use and needs no Close.
+//
+// It keeps no strings: an (issuer, nonce) pair is held as a 128-bit hash
+// under a random per-store key, with the issuer's length hashed first so
+// that pairs never collide across issuers by construction ("a:b"+"c" is not
+// "a"+"b:c"), and neither hash values nor storage places can be predicted or
+// chosen by clients. Two pairs colliding by chance (odds about 2^-128) would
+// make the second look replayed: a false 401, never a replay let through.
+//
+// Expiry is kept in whole seconds, rounded up: a pair is held while the
+// clock reads at most until, and forgotten within a second after. The store
+// is split into 1024 shards, each with its own lock; expired entries are
+// reclaimed a few slots at a time by every claim, and a whole shard (about
+// 1/1024 of the store) at once only when it must grow or the store is full,
+// so no claim waits for a sweep of the store.
+type Memory struct {
+	shards  [memShardCount]memShard
+	seeds   [2]maphash.Seed
+	clock   func() time.Time
+	base    int64 // Unix seconds, a second before creation: ticks count from it
+	epoch   time.Time
+	errFull error
+	_       [64]byte     // keeps the fields above, read by every claim, off pool's cache line
+	pool    atomic.Int64 // capacity no shard holds as quota
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty Memory store configured by opts. It returns an
+// error, and no store, if an option is invalid.
+func NewMemory(opts ...MemoryOption) (*Memory, error) {
+	c := memConfig{capacity: DefaultMemoryCapacity, clock: time.Now}
+	for _, o := range opts {
+		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	now := c.clock()
+	m := &Memory{
+		seeds:   [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		clock:   c.clock,
+		base:    now.Unix() - 1,
+		errFull: fmt.Errorf("%w: memory store full (%d live nonces)", ErrUnavailable, c.capacity),
+	}
+	if c.resetGuard {
+		m.epoch = now.Round(0)
+	}
+	m.pool.Store(int64(c.capacity))
+	for i := range m.shards {
+		m.shards[i].minExp.Store(math.MaxUint32)
+	}
+	return m, nil
+}
+
+// Claim records (issuer, nonce) until the wall-clock time until (SPEC §5).
+// It returns nil if the pair was not held, ErrReplayed if it was, and an
+// error wrapping ErrUnavailable if the store is full (see WithCapacity).
+// epoch is the store's creation time with the reset guard on, else the zero
+// time.Time. ctx is not used: Claim works in memory and in bounded time.
+// It allocates only when a shard's table grows, or for an issuer and nonce
+// over 504 bytes together.
+func (m *Memory) Claim(_ context.Context, issuer, nonce string, until time.Time) (epoch time.Time, err error) {
+	k := m.key(issuer, nonce)
+	s := &m.shards[k.shard()]
+	now, exp := m.tick(m.clock()), m.expiry(until)
+	err = m.claimIn(s, k, now, exp)
+	// Another claim may take what reclaim frees first: retry, boundedly.
+	for range memRetries {
+		if err != errMemNoRoom || !m.reclaim(now, k.shard()) {
+			break
+		}
+		err = m.claimIn(s, k, now, exp)
+	}
+	if err == errMemNoRoom {
+		err = m.errFull
+	}
+	return m.epoch, err
+}
+
+// Ping returns nil while the store can take a new nonce, and the error
+// Claim would return (wrapping ErrUnavailable) while it is full of live
+// nonces, so a readiness probe reports a full store. Like such a claim, it
+// first reclaims expired nonces if there is no room. ctx is not used.
+func (m *Memory) Ping(_ context.Context) error {
+	if m.pool.Load() > 0 || m.reclaim(m.tick(m.clock()), 0) {
+		return nil
+	}
+	return m.errFull
+}
+
+// memKey is the keyed 128-bit hash of an (issuer, nonce) pair.
+type memKey [16]byte
+
+func (k *memKey) home() int  { return int(binary.LittleEndian.Uint64(k[:8])) }
+func (k *memKey) shard() int { return int(binary.LittleEndian.Uint64(k[:8]) >> (64 - memShardBits)) }
+
+// key hashes the issuer's length, the issuer and the nonce: the length makes
+// the message unambiguous, so distinct pairs are distinct messages.
+func (m *Memory) key(issuer, nonce string) (k memKey) {
+	var buf [memKeyBuf]byte // a longer message moves to the heap
+	msg := binary.LittleEndian.AppendUint64(buf[:0], uint64(len(issuer)))
+	msg = append(append(msg, issuer...), nonce...)
+	binary.LittleEndian.PutUint64(k[:8], maphash.Bytes(m.seeds[0], msg))
+	binary.LittleEndian.PutUint64(k[8:], maphash.Bytes(m.seeds[1], msg))
+	return k
+}
+
+// tick is the whole seconds from m.base to t, rounded down: 0 for a clock
+// read before m.base, so that a clock set back forgets nothing, and at most
+// math.MaxUint32-1, so that an expiry of math.MaxUint32 never comes.
+func (m *Memory) tick(t time.Time) uint32 {
+	return uint32(min(max(t.Unix()-m.base, 0), math.MaxUint32-1))
+}
+
+// expiry is the first tick at which a pair held until until may be
+// forgotten: the whole second after until, at least 1 (0 marks an empty
+// slot; tick 1 was over when the store was made, as m.base is a second
+// before) and at most math.MaxUint32 (136 years on: held for good).
+func (m *Memory) expiry(until time.Time) uint32 {
+	return uint32(min(max(until.Unix()-m.base+1, 1), math.MaxUint32))
+}
+
+// claimIn runs one claim in shard s under its lock; errMemNoRoom means that
+// s and the pool had no capacity left.
+func (m *Memory) claimIn(s *memShard, k memKey, now, exp uint32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.claim(m, k, now, exp)
+	if spare := s.quota - s.used; spare > 2*memQuotaBatch {
+		m.pool.Add(int64(spare - memQuotaBatch))
+		s.quota -= spare - memQuotaBatch
+	}
+	if spare := s.quota > s.used; spare != s.spare.Load() {
+		s.spare.Store(spare)
+	}
+	return err
+}
+
+// take moves up to want capacity from the pool to a shard's quota, and
+// returns how much it moved.
+func (m *Memory) take(want int64) int {
+	for {
+		p := m.pool.Load()
+		n := min(p, want)
+		if n <= 0 {
+			return 0
+		}
+		if m.pool.CompareAndSwap(p, p-n) {
+			return int(n)
+		}
+	}
+}
+
+// reclaim runs when a claim found no capacity. It sweeps the shards that
+// may hold expired entries and returns every shard's spare quota to the
+// pool, starting at shard first, until the pool has some. It reports
+// whether the pool has some: false means every slot holds a live nonce.
+// Each shard is locked for its own sweep only.
+func (m *Memory) reclaim(now uint32, first int) bool {
+	for i := range memShardCount {
+		if m.pool.Load() > 0 {
+			return true
+		}
+		s := &m.shards[(first+i)%memShardCount]
+		if s.minExp.Load() > now && !s.spare.Load() {
+			continue
+		}
+		s.mu.Lock()
+		if s.minExp.Load() <= now {
+			s.sweep(now)
+		}
+		m.pool.Add(int64(s.quota - s.used))
+		s.quota = s.used
+		s.spare.Store(false)
+		s.mu.Unlock()
+	}
+	return m.pool.Load() > 0
+}
+
+// memEntry is one slot of a shard's table: 20 bytes, no pointers.
+type memEntry struct {
+	key memKey
+	exp uint32 // first tick at which the entry may go; 0: the slot is empty
+}
+
+// memShard is an open-addressing hash table with linear probing, kept at
+// most 3/4 full. Removal never leaves tombstones: it moves the entries
+// after the emptied slot back towards their home slots.
+type memShard struct {
+	mu     sync.Mutex
+	slots  []memEntry // nil until the first claim, then a power-of-two length
+	used   int        // occupied slots, expired or not
+	quota  int        // capacity taken from the pool: used <= quota
+	cursor int        // where the next incremental reclaim step starts
+	// minExp is at most the exp of every occupied slot (math.MaxUint32 when
+	// none), so a shard with minExp > now has nothing to reclaim; spare is
+	// quota > used. Both are written under mu and read without it by
+	// Memory.reclaim.
+	minExp atomic.Uint32
+	spare  atomic.Bool
+	_      [64]byte // keeps neighbouring shards' locks off one cache line
+}
+
+// claim runs a claim in s, whose lock the caller holds.
+func (s *memShard) claim(m *Memory, k memKey, now, exp uint32) error {
+	if s.slots == nil {
+		s.slots = make([]memEntry, memMinSlots)
+	}
+	s.step(now)
+	mask := len(s.slots) - 1
+	reuse := -1
+	for i := k.home() & mask; s.slots[i].exp != 0; i = (i + 1) & mask {
+		e := &s.slots[i]
+		if e.key == k {
+			if e.exp > now {
+				return ErrReplayed
+			}
+			e.exp = exp // the pair's own entry, expired: taken again
+			s.noteExp(exp)
+			return nil
+		}
+		if reuse < 0 && e.exp <= now {
+			reuse = i
+		}
+	}
+	if reuse >= 0 {
+		// An expired entry on the probe path gives its slot to k, which
+		// would sit after it anyway.
+		s.slots[reuse] = memEntry{key: k, exp: exp}
+		s.noteExp(exp)
+		return nil
+	}
+	if s.used == s.quota {
+		if s.quota += m.take(memQuotaBatch); s.used == s.quota {
+			return errMemNoRoom
+		}
+	}
+	if (s.used+1)*4 > len(s.slots)*3 {
+		if s.minExp.Load() <= now {
+			s.sweep(now)
+		}
+		if (s.used+1)*4 > len(s.slots)*3 {
+			s.grow(now)
+		}
+	}
+	s.put(memEntry{key: k, exp: exp})
+	s.noteExp(exp)
+	return nil
+}
+
+// put stores e, known absent, in the first empty slot from its home.
+func (s *memShard) put(e memEntry) {
+	mask := len(s.slots) - 1
+	i := e.key.home() & mask
+	for s.slots[i].exp != 0 {
+		i = (i + 1) & mask
+	}
+	s.slots[i] = e
+	s.used++
+}
+
+func (s *memShard) noteExp(exp uint32) {
+	if exp < s.minExp.Load() {
+		s.minExp.Store(exp)
+	}
+}
+
+// settle empties slot i if its entry has expired (reporting true), or else
+// moves the entry to the first empty slot from its home if hole says a slot
+// before i in its cluster may have been emptied. Walking a cluster from its
+// start with settle keeps every entry reachable from its home.
+func (s *memShard) settle(i int, now uint32, hole bool) (expired bool) {
+	e := &s.slots[i]
+	if e.exp <= now {
+		*e = memEntry{}
+		s.used--
+		return true
+	}
+	if !hole {
+		return false
+	}
+	mask := len(s.slots) - 1
+	j := e.key.home() & mask
+	for j != i && s.slots[j].exp != 0 {
+		j = (j + 1) & mask
+	}
+	if j != i {
+		s.slots[j] = *e
+		*e = memEntry{}
+	}
+	return false
+}
+
+// step reclaims expired entries in the whole clusters that cover the next
+// memStepSlots slots after the cursor.
+func (s *memShard) step(now uint32) {
+	mask := len(s.slots) - 1
+	i := s.cursor & mask
+	for s.slots[i].exp != 0 { // start on a cluster boundary
+		i = (i + 1) & mask
+	}
+	for n := 0; n < memStepSlots; n++ {
+		i = (i + 1) & mask
+		hole := false
+		for ; s.slots[i].exp != 0; i, n = (i+1)&mask, n+1 {
+			hole = s.settle(i, now, hole) || hole
+		}
+	}
+	s.cursor = i
+}
+
+// sweep reclaims every expired entry of the shard and sets minExp exactly.
+func (s *memShard) sweep(now uint32) {
+	mask := len(s.slots) - 1
+	start := 0
+	for s.slots[start].exp != 0 {
+		start++
+	}
+	least := uint32(math.MaxUint32)
+	hole := false
+	for n, i := 1, (start+1)&mask; n < len(s.slots); n, i = n+1, (i+1)&mask {
+		exp := s.slots[i].exp
+		switch {
+		case exp == 0:
+			hole = false
+		case s.settle(i, now, hole):
+			hole = true
+		default:
+			least = min(least, exp)
+		}
+	}
+	s.minExp.Store(least)
+}
+
+// grow moves the live entries to a table twice as large and drops the
+// expired ones.
+func (s *memShard) grow(now uint32) {
+	old := s.slots
+	s.slots = make([]memEntry, 2*len(old))
+	s.used = 0
+	s.cursor = 0
+	least := uint32(math.MaxUint32)
+	for _, e := range old {
+		if e.exp > now {
+			s.put(e)
+			least = min(least, e.exp)
+		}
+	}
+	s.minExp.Store(least)
+}

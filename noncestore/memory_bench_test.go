@@ -1,0 +1,230 @@
+package noncestore
+
+import (
+	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// memBenchTTL is how long each benchmark nonce is held: a token's 300 s
+// lifetime (SPEC §3).
+const memBenchTTL = 300 * time.Second
+
+// memBenchClock is a logical clock that makes a store hold about `live`
+// nonces while claims go on: every claim moves it by memBenchTTL/live, so
+// the nonce claimed `live` claims ago expires as a new one comes in.
+type memBenchClock struct {
+	claims atomic.Int64 // published in batches of memBenchBatch
+	tick   time.Duration
+}
+
+const memBenchBatch = 64
+
+func (c *memBenchClock) Now() time.Time {
+	return memT0.Add(time.Duration(c.claims.Load()) * c.tick)
+}
+
+// memClaimer claims fresh nonces with until = now + memBenchTTL.
+type memClaimer struct {
+	m     *Memory
+	clock *memBenchClock
+	id    string // keeps the nonces of concurrent claimers apart
+	n     int
+	buf   [48]byte
+}
+
+func (c *memClaimer) claim(b testing.TB) {
+	c.n++
+	if c.n%memBenchBatch == 0 {
+		c.clock.claims.Add(memBenchBatch)
+	}
+	nonce := strconv.AppendInt(append(c.buf[:0], c.id...), int64(c.n), 36)
+	if _, err := c.m.Claim(context.Background(), "user:12345:67", string(nonce), c.clock.Now().Add(memBenchTTL)); err != nil {
+		b.Fatalf("Claim: %v", err)
+	}
+}
+
+// newMemBench returns a store holding about live nonces, and a claimer that
+// keeps it there.
+func newMemBench(b *testing.B, live int) (*Memory, *memBenchClock, *memClaimer) {
+	b.Helper()
+	clock := &memBenchClock{tick: memBenchTTL / time.Duration(live)}
+	m, err := NewMemory(WithClock(clock.Now), WithCapacity(2*live))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &memClaimer{m: m, clock: clock, id: "prefill-"}
+	for range live {
+		c.claim(b)
+	}
+	return m, clock, c
+}
+
+// BenchmarkMemoryClaim measures a claim of a fresh nonce in a store that
+// holds a steady number of live nonces. The 10M case needs about 0.5 GB and
+// a minute: set NONCESTORE_BENCH_10M=1 to run it.
+func BenchmarkMemoryClaim(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		live int
+	}{
+		{"live=10k", 10_000},
+		{"live=1M", 1_000_000},
+		{"live=10M", 10_000_000},
+	} {
+		b.Run(size.name, func(b *testing.B) {
+			if size.live > 1_000_000 && os.Getenv("NONCESTORE_BENCH_10M") == "" {
+				b.Skip("set NONCESTORE_BENCH_10M=1 to run")
+			}
+			m, _, c := newMemBench(b, size.live)
+			b.ReportAllocs()
+			for b.Loop() {
+				c.claim(b)
+			}
+			b.ReportMetric(float64(memOccupied(m)), "slots-used")
+		})
+	}
+}
+
+// BenchmarkMemoryClaimParallel measures claims of fresh nonces from every
+// core at once, in a store holding about a million live nonces.
+func BenchmarkMemoryClaimParallel(b *testing.B) {
+	m, clock, _ := newMemBench(b, 1_000_000)
+	var ids atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		c := &memClaimer{m: m, clock: clock, id: "g" + strconv.FormatInt(ids.Add(1), 10) + "-"}
+		for pb.Next() {
+			c.claim(b)
+		}
+	})
+}
+
+// BenchmarkMemoryReclaimPause fills a store to its capacity of a million
+// nonces, lets them all expire at once, then has two goroutines claim fresh
+// nonces until every expired entry is reclaimed. A claim that finds the
+// store full sweeps a shard; the others reclaim a few slots each.
+//
+// It reports the longest claim and the 99.9th percentile those goroutines
+// saw, in wall time: that includes whatever else the machine runs, so see
+// BenchmarkMemoryShardHold for the store's own longest lock hold.
+func BenchmarkMemoryReclaimPause(b *testing.B) {
+	const n, claimers = 1_000_000, 2
+	var worst, p999 time.Duration
+	var claims int
+	for range b.N {
+		b.StopTimer()
+		clock := newMemTestClock(memT0)
+		m, err := NewMemory(WithClock(clock.Now), WithCapacity(n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, 0, 32)
+		for i := range n {
+			buf = strconv.AppendInt(append(buf[:0], "old-"...), int64(i), 36)
+			if _, err := m.Claim(context.Background(), "user:12345:67", string(buf), memT0.Add(memBenchTTL)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		clock.Advance(memBenchTTL + time.Second) // all n expired
+		var fresh atomic.Int64                   // successful claims: once the store holds only those, it is done
+		pauses := make([][]time.Duration, claimers)
+		for g := range pauses {
+			pauses[g] = make([]time.Duration, 0, n)
+		}
+		runtime.GC() // no collection, nor its worker taking a core, while measuring
+		b.StartTimer()
+
+		var wg sync.WaitGroup
+		for g := range claimers {
+			wg.Go(func() {
+				ctx := context.Background()
+				until := clock.Now().Add(memBenchTTL)
+				buf := make([]byte, 0, 32)
+				for i := 0; ; i++ {
+					if i%16384 == 0 && memOccupied(m) == int(fresh.Load()) {
+						return
+					}
+					buf = strconv.AppendInt(append(buf[:0], byte('a'+g)), int64(i), 36)
+					start := time.Now()
+					_, err := m.Claim(ctx, "user:12345:67", string(buf), until)
+					pauses[g] = append(pauses[g], time.Since(start))
+					if err != nil {
+						b.Errorf("Claim: %v", err)
+						return
+					}
+					fresh.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		b.StopTimer()
+		all := slices.Concat(pauses...)
+		slices.Sort(all)
+		worst = max(worst, all[len(all)-1])
+		p999 = max(p999, all[len(all)*999/1000])
+		claims += len(all)
+	}
+	b.ReportMetric(float64(worst.Nanoseconds()), "max-pause-ns")
+	b.ReportMetric(float64(p999.Nanoseconds()), "p99.9-pause-ns")
+	b.ReportMetric(float64(claims)/float64(b.N), "claims/reclaim")
+}
+
+// BenchmarkMemoryShardHold measures the longest a claim holds a shard lock:
+// sweeping a shard whose every entry expired (as a claim does that finds
+// the store full, or a shard that must grow) and growing a shard, at the
+// shard size of stores of 1M and 10M nonces. hold-ns times the operation
+// alone; ns/op adds the copy that sets the shard up again.
+func BenchmarkMemoryShardHold(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		live int
+	}{
+		{"store=1M", 1_000_000},
+		{"store=10M", 10_000_000},
+	} {
+		// The table a shard of this store has, filled to where it grows.
+		slots := memMinSlots
+		for slots*3/4 < size.live/memShardCount {
+			slots *= 2
+		}
+		full := &memShard{slots: make([]memEntry, slots)}
+		rng := rand.New(rand.NewPCG(1, 2))
+		for (full.used+1)*4 <= slots*3 {
+			var k memKey
+			binary.LittleEndian.PutUint64(k[:8], rng.Uint64())
+			binary.LittleEndian.PutUint64(k[8:], rng.Uint64())
+			full.put(memEntry{key: k, exp: 10})
+		}
+		for _, op := range []struct {
+			name string
+			run  func(s *memShard)
+		}{
+			{"sweep", func(s *memShard) { s.sweep(11) }}, // all expired
+			{"grow", func(s *memShard) { s.grow(5) }},    // none expired
+		} {
+			b.Run(op.name+"/"+size.name, func(b *testing.B) {
+				s := &memShard{slots: make([]memEntry, slots)}
+				var hold time.Duration
+				for range b.N {
+					s.slots, s.used = s.slots[:slots], full.used
+					copy(s.slots, full.slots)
+					start := time.Now()
+					op.run(s)
+					hold += time.Since(start)
+				}
+				b.ReportMetric(float64(full.used), "entries")
+				b.ReportMetric(float64(hold.Nanoseconds())/float64(b.N), "hold-ns")
+			})
+		}
+	}
+}

@@ -1,0 +1,552 @@
+package noncestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// memT0 is where the test clocks start: not on a whole second, so that the
+// rounding of expiries to seconds is exercised.
+var memT0 = time.Date(2025, 3, 1, 12, 0, 0, 300_000_000, time.UTC)
+
+// memTestClock is a clock that moves only when told to.
+type memTestClock struct{ ns atomic.Int64 }
+
+func newMemTestClock(t0 time.Time) *memTestClock {
+	c := &memTestClock{}
+	c.ns.Store(t0.UnixNano())
+	return c
+}
+
+func (c *memTestClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *memTestClock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
+func (c *memTestClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// newMemTest returns a store on a test clock that reads t0, failing t on
+// error, and checks the store's internal invariants when t ends.
+func newMemTest(t testing.TB, t0 time.Time, opts ...MemoryOption) (*Memory, *memTestClock) {
+	t.Helper()
+	clock := newMemTestClock(t0)
+	m, err := NewMemory(append([]MemoryOption{WithClock(clock.Now)}, opts...)...)
+	if err != nil {
+		t.Fatalf("NewMemory: %v", err)
+	}
+	c := memConfig{capacity: DefaultMemoryCapacity}
+	for _, o := range opts {
+		_ = o(&c) // NewMemory accepted them
+	}
+	t.Cleanup(func() { checkMemInvariants(t, m, c.capacity) })
+	return m, clock
+}
+
+// checkMemInvariants fails t unless every entry can be found from its home
+// slot, the counts agree, the quotas and the pool add up to the capacity,
+// and minExp is a lower bound of every expiry.
+func checkMemInvariants(t testing.TB, m *Memory, capacity int) {
+	t.Helper()
+	quotas := 0
+	for si := range m.shards {
+		s := &m.shards[si]
+		s.mu.Lock()
+		n := len(s.slots)
+		if n != 0 && n&(n-1) != 0 {
+			t.Errorf("shard %d: table length %d is not a power of two", si, n)
+		}
+		used := 0
+		for i, e := range s.slots {
+			if e.exp == 0 {
+				continue
+			}
+			used++
+			if e.exp < s.minExp.Load() {
+				t.Errorf("shard %d slot %d: exp %d below minExp %d", si, i, e.exp, s.minExp.Load())
+			}
+			if e.key.shard() != si {
+				t.Errorf("shard %d slot %d: key belongs to shard %d", si, i, e.key.shard())
+			}
+			for j := e.key.home() & (n - 1); j != i; j = (j + 1) & (n - 1) {
+				if s.slots[j].exp == 0 {
+					t.Errorf("shard %d slot %d: unreachable, empty slot %d after its home", si, i, j)
+					break
+				}
+			}
+		}
+		if used != s.used || used*4 > n*3 || s.used > s.quota || s.spare.Load() != (s.quota > s.used) {
+			t.Errorf("shard %d: %d of %d slots occupied; used %d, quota %d, spare %v",
+				si, used, n, s.used, s.quota, s.spare.Load())
+		}
+		quotas += s.quota
+		s.mu.Unlock()
+	}
+	if pool := m.pool.Load(); quotas+int(pool) != capacity {
+		t.Errorf("quotas %d + pool %d != capacity %d", quotas, pool, capacity)
+	}
+}
+
+// memOccupied is how many slots of m hold an entry, expired or not.
+func memOccupied(m *Memory) int {
+	n := 0
+	for i := range m.shards {
+		m.shards[i].mu.Lock()
+		n += m.shards[i].used
+		m.shards[i].mu.Unlock()
+	}
+	return n
+}
+
+func TestNewMemoryInvalidOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opt  MemoryOption
+	}{
+		{name: "zero capacity", opt: WithCapacity(0)},
+		{name: "negative capacity", opt: WithCapacity(-1)},
+		{name: "nil clock", opt: WithClock(nil)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := NewMemory(WithCapacity(10), tt.opt)
+			if err == nil || m != nil {
+				t.Fatalf("NewMemory = %v, %v; want nil and an error", m, err)
+			}
+		})
+	}
+}
+
+func TestMemoryClaim(t *testing.T) {
+	t.Parallel()
+	const ttl = 300 * time.Second
+	// op is one Claim: at the clock reading memT0+at, until memT0+until.
+	type op struct {
+		at            time.Duration
+		issuer, nonce string
+		until         time.Duration
+		want          error // nil, ErrReplayed or ErrUnavailable (errors.Is)
+	}
+	tests := []struct {
+		name string
+		opts []MemoryOption
+		ops  []op
+	}{
+		{
+			name: "fresh pair",
+			ops:  []op{{0, "user:1:1", "n1", ttl, nil}},
+		},
+		{
+			name: "same pair replayed",
+			ops: []op{
+				{0, "user:1:1", "n1", ttl, nil},
+				{0, "user:1:1", "n1", ttl, ErrReplayed},
+				{time.Minute, "user:1:1", "n1", ttl, ErrReplayed},
+			},
+		},
+		{
+			name: "same nonce other issuer",
+			ops: []op{
+				{0, "user:1:1", "n1", ttl, nil},
+				{0, "user:2:1", "n1", ttl, nil},
+				{0, "user:1:1", "n2", ttl, nil},
+				{0, "user:2:1", "n1", ttl, ErrReplayed},
+			},
+		},
+		{
+			name: "issuer nonce boundary",
+			ops: []op{
+				{0, "a:b", "c", ttl, nil},
+				{0, "a", "b:c", ttl, nil},
+				{0, "ab", "c", ttl, nil},
+				{0, "a", "bc", ttl, nil},
+				{0, "abc", "", ttl, nil},
+				{0, "", "abc", ttl, nil},
+				{0, "", "", ttl, nil},
+				{0, "a:b", "c", ttl, ErrReplayed},
+				{0, "a", "b:c", ttl, ErrReplayed},
+				{0, "", "", ttl, ErrReplayed},
+			},
+		},
+		{
+			name: "held until until, reusable a second after",
+			ops: []op{
+				{0, "i", "n", 10 * time.Second, nil},
+				{5 * time.Second, "i", "n", ttl, ErrReplayed},
+				{10 * time.Second, "i", "n", ttl, ErrReplayed},
+				{11 * time.Second, "i", "n", 20 * time.Second, nil},
+				{20 * time.Second, "i", "n", ttl, ErrReplayed},
+				{21 * time.Second, "i", "n", ttl, nil},
+			},
+		},
+		{
+			name: "a replay does not shorten the hold",
+			ops: []op{
+				{0, "i", "n", ttl, nil},
+				{0, "i", "n", 10 * time.Second, ErrReplayed},
+				{20 * time.Second, "i", "n", 30 * time.Second, ErrReplayed},
+			},
+		},
+		{
+			name: "until already past",
+			ops: []op{
+				{100 * time.Second, "i", "n", 50 * time.Second, nil},
+				{100 * time.Second, "i", "n", 50 * time.Second, nil},
+			},
+		},
+		{
+			name: "until beyond the 136-year range is held for good",
+			ops: []op{
+				{0, "i", "n", 200 * 365 * 24 * time.Hour, nil},
+				{150 * 365 * 24 * time.Hour, "i", "n", ttl, ErrReplayed},
+			},
+		},
+		{
+			name: "clock set back forgets nothing",
+			ops: []op{
+				{100 * time.Second, "i", "n", 110 * time.Second, nil},
+				{-time.Hour, "i", "n", ttl, ErrReplayed},
+				{110 * time.Second, "i", "n", ttl, ErrReplayed},
+			},
+		},
+		{
+			name: "capacity full fails closed, room again after expiry",
+			opts: []MemoryOption{WithCapacity(2)},
+			ops: []op{
+				{0, "i", "a", 10 * time.Second, nil},
+				{0, "i", "b", 20 * time.Second, nil},
+				{0, "i", "c", ttl, ErrUnavailable},
+				{0, "i", "a", ttl, ErrReplayed},
+				{5 * time.Second, "i", "c", ttl, ErrUnavailable},
+				{11 * time.Second, "i", "c", ttl, nil},
+				{11 * time.Second, "i", "d", ttl, ErrUnavailable},
+				{11 * time.Second, "i", "b", ttl, ErrReplayed},
+				{21 * time.Second, "i", "d", ttl, nil},
+				{21 * time.Second, "i", "e", ttl, ErrUnavailable},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m, clock := newMemTest(t, memT0, tt.opts...)
+			for i, o := range tt.ops {
+				clock.Set(memT0.Add(o.at))
+				_, err := m.Claim(context.Background(), o.issuer, o.nonce, memT0.Add(o.until))
+				if !errors.Is(err, o.want) || (o.want == nil && err != nil) {
+					t.Errorf("op %d: Claim(%q, %q) at +%v = %v, want %v", i, o.issuer, o.nonce, o.at, err, o.want)
+				}
+			}
+		})
+	}
+}
+
+func TestMemoryFullErrorIsNotReplayed(t *testing.T) {
+	t.Parallel()
+	m, _ := newMemTest(t, memT0, WithCapacity(1))
+	ctx := context.Background()
+	until := memT0.Add(time.Minute)
+	if _, err := m.Claim(ctx, "i", "a", until); err != nil {
+		t.Fatalf("first Claim: %v", err)
+	}
+	_, err := m.Claim(ctx, "i", "b", until)
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrReplayed) {
+		t.Fatalf("Claim when full = %v, want ErrUnavailable and not ErrReplayed", err)
+	}
+}
+
+func TestMemoryEpoch(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts []MemoryOption
+		want time.Time
+	}{
+		{name: "guard off by default", want: time.Time{}},
+		{name: "guard off", opts: []MemoryOption{WithResetGuard(false)}, want: time.Time{}},
+		{name: "guard on: creation time", opts: []MemoryOption{WithResetGuard(true)}, want: memT0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m, clock := newMemTest(t, memT0, append(tt.opts, WithCapacity(1))...)
+			clock.Advance(time.Hour) // the epoch does not follow the clock
+			until := clock.Now().Add(time.Minute)
+			for i, want := range []error{nil, ErrReplayed, ErrUnavailable} {
+				nonce := []string{"a", "a", "b"}[i]
+				epoch, err := m.Claim(context.Background(), "i", nonce, until)
+				if !errors.Is(err, want) || (want == nil && err != nil) {
+					t.Fatalf("Claim %d = %v, want %v", i, err, want)
+				}
+				if !epoch.Equal(tt.want) || epoch.IsZero() != tt.want.IsZero() {
+					t.Errorf("Claim %d epoch = %v, want %v", i, epoch, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestMemoryPing(t *testing.T) {
+	t.Parallel()
+	m, clock := newMemTest(t, memT0, WithCapacity(1))
+	ctx := context.Background()
+	if err := m.Ping(ctx); err != nil {
+		t.Fatalf("Ping empty = %v", err)
+	}
+	if _, err := m.Claim(ctx, "i", "a", memT0.Add(10*time.Second)); err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	if err := m.Ping(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Ping full = %v, want ErrUnavailable", err)
+	}
+	clock.Advance(11 * time.Second)
+	if err := m.Ping(ctx); err != nil {
+		t.Fatalf("Ping after expiry = %v, want nil", err)
+	}
+}
+
+// TestMemoryConcurrentClaims: of many simultaneous claims of one pair,
+// exactly one succeeds (SPEC §5), for each of many pairs.
+func TestMemoryConcurrentClaims(t *testing.T) {
+	t.Parallel()
+	const goroutines, pairs = 64, 50
+	m, _ := newMemTest(t, memT0)
+	until := memT0.Add(time.Minute)
+	for p := range pairs {
+		nonce := fmt.Sprintf("n%d", p)
+		var wins, replays atomic.Int32
+		var start, done sync.WaitGroup
+		start.Add(1)
+		for range goroutines {
+			done.Go(func() {
+				start.Wait()
+				switch _, err := m.Claim(context.Background(), "user:1:1", nonce, until); {
+				case err == nil:
+					wins.Add(1)
+				case errors.Is(err, ErrReplayed):
+					replays.Add(1)
+				default:
+					t.Errorf("Claim: %v", err)
+				}
+			})
+		}
+		start.Done()
+		done.Wait()
+		if wins.Load() != 1 || replays.Load() != goroutines-1 {
+			t.Fatalf("pair %d: %d successes, %d replays; want 1 and %d", p, wins.Load(), replays.Load(), goroutines-1)
+		}
+	}
+}
+
+// TestMemoryConcurrentCapacity: concurrent claims of distinct nonces never
+// fill the store past its capacity, and leak none of it: once they are
+// done, further claims fill it to exactly its capacity.
+func TestMemoryConcurrentCapacity(t *testing.T) {
+	t.Parallel()
+	const capacity, goroutines, each = 100, 8, 50
+	m, _ := newMemTest(t, memT0, WithCapacity(capacity))
+	ctx := context.Background()
+	until := memT0.Add(time.Minute)
+	var wins atomic.Int32
+	var done sync.WaitGroup
+	for g := range goroutines {
+		done.Go(func() {
+			for i := range each {
+				switch _, err := m.Claim(ctx, "i", fmt.Sprintf("%d/%d", g, i), until); {
+				case err == nil:
+					wins.Add(1)
+				case !errors.Is(err, ErrUnavailable):
+					t.Errorf("Claim: %v", err)
+				}
+			}
+		})
+	}
+	done.Wait()
+	if wins.Load() > capacity {
+		t.Fatalf("%d concurrent claims succeeded, capacity %d", wins.Load(), capacity)
+	}
+	for i := 0; ; i++ {
+		_, err := m.Claim(ctx, "i", fmt.Sprintf("after/%d", i), until)
+		if errors.Is(err, ErrUnavailable) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Claim after: %v", err)
+		}
+		wins.Add(1)
+	}
+	if wins.Load() != capacity {
+		t.Fatalf("store took %d nonces in all, want its capacity %d", wins.Load(), capacity)
+	}
+}
+
+// TestMemoryMatchesModel runs random claims on a small key space against a
+// map that knows the answers, moving the clock in whole seconds so that the
+// store's rounding is exact: held while now <= until, refused while the
+// live pairs fill the capacity.
+func TestMemoryMatchesModel(t *testing.T) {
+	t.Parallel()
+	const (
+		ops      = 60_000
+		issuers  = 3
+		nonces   = 2_000
+		capacity = 1_500
+	)
+	t0 := memT0.Truncate(time.Second)
+	m, clock := newMemTest(t, t0, WithCapacity(capacity))
+	type pair struct{ issuer, nonce string }
+	held := map[pair]time.Time{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	seen := map[error]int{}
+	t.Cleanup(func() {
+		for _, want := range []error{nil, ErrReplayed, ErrUnavailable} {
+			if seen[want] < ops/20 {
+				t.Errorf("only %d of %d claims answered %v: the model test lost its reach", seen[want], ops, want)
+			}
+		}
+		t.Logf("answers: %v", seen)
+	})
+	now := t0
+	for i := range ops {
+		if rng.IntN(100) == 0 {
+			now = now.Add(time.Duration(rng.IntN(3)) * time.Second)
+			clock.Set(now)
+			for q, u := range held {
+				if now.After(u) {
+					delete(held, q)
+				}
+			}
+		}
+		p := pair{fmt.Sprintf("user:%d:1", rng.IntN(issuers)), fmt.Sprintf("n%d", rng.IntN(nonces))}
+		until := now.Add(time.Duration(rng.IntN(40)-5) * time.Second)
+		var want error
+		switch _, ok := held[p]; {
+		case ok:
+			want = ErrReplayed
+		case len(held) >= capacity:
+			want = ErrUnavailable
+		case !now.After(until):
+			held[p] = until
+		}
+		_, err := m.Claim(context.Background(), p.issuer, p.nonce, until)
+		if !errors.Is(err, want) || (want == nil && err != nil) {
+			t.Fatalf("op %d: Claim(%v) at %v until %v = %v, want %v", i, p, now.Sub(t0), until.Sub(t0), err, want)
+		}
+		seen[want]++
+		if i%5_000 == 0 {
+			checkMemInvariants(t, m, capacity)
+		}
+	}
+}
+
+// TestMemoryReclaimsExpired fills a store to capacity, lets every entry
+// expire, and fills it again: the expired entries make room without a sweep
+// being asked for.
+func TestMemoryReclaimsExpired(t *testing.T) {
+	t.Parallel()
+	const n = 50_000
+	m, clock := newMemTest(t, memT0, WithCapacity(n))
+	ctx := context.Background()
+	for round := range 3 {
+		until := clock.Now().Add(10 * time.Second)
+		for i := range n {
+			if _, err := m.Claim(ctx, "i", fmt.Sprintf("%d/%d", round, i), until); err != nil {
+				t.Fatalf("round %d claim %d: %v", round, i, err)
+			}
+		}
+		if _, err := m.Claim(ctx, "i", "one more", until); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("round %d: claim over capacity = %v, want ErrUnavailable", round, err)
+		}
+		checkMemInvariants(t, m, n)
+		clock.Advance(11 * time.Second)
+	}
+}
+
+// TestMemoryClaimAllocs: Claim does not allocate in steady state (tables
+// sized, old nonces expiring as new ones come), whether it records, refuses
+// a replay or refuses for want of room.
+func TestMemoryClaimAllocs(t *testing.T) {
+	const runs, old = 1_000, 20_000
+	nonces := make([]string, old+runs+1)
+	for i := range nonces {
+		nonces[i] = fmt.Sprintf("jti-%d", i)
+	}
+	ctx := context.Background()
+	m, clock := newMemTest(t, memT0, WithCapacity(old))
+	for _, n := range nonces[:old] {
+		if _, err := m.Claim(ctx, "user:1:1", n, memT0.Add(10*time.Second)); err != nil {
+			t.Fatalf("prefill: %v", err)
+		}
+	}
+	clock.Advance(11 * time.Second) // the old nonces have expired
+	until := memT0.Add(time.Minute)
+	full, _ := newMemTest(t, memT0, WithCapacity(1))
+	if _, err := full.Claim(ctx, "user:1:1", "x", until); err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	next := old
+	tests := []struct {
+		name  string
+		claim func() error
+		want  error
+	}{
+		{"new nonce", func() error {
+			next++
+			_, err := m.Claim(ctx, "user:1:1", nonces[next-1], until)
+			return err
+		}, nil},
+		{"replay", func() error { _, err := m.Claim(ctx, "user:1:1", nonces[old], until); return err }, ErrReplayed},
+		{"store full", func() error { _, err := full.Claim(ctx, "user:1:1", "y", until); return err }, ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			allocs := testing.AllocsPerRun(runs, func() {
+				if err = tt.claim(); !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+					t.Errorf("Claim = %v, want %v", err, tt.want)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%v allocations per Claim, want 0", allocs)
+			}
+		})
+	}
+}
+
+// TestMemoryBytesPerNonce: a million live nonces take under 64 bytes each,
+// measured on the heap after a collection.
+func TestMemoryBytesPerNonce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a million nonces")
+	}
+	const n, limit = 1_000_000, 64
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m, err := NewMemory(WithCapacity(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	until := time.Now().Add(time.Hour)
+	buf := make([]byte, 0, 32)
+	for i := range n {
+		buf = fmt.Appendf(buf[:0], "jti-%d", i)
+		if _, err := m.Claim(ctx, "user:12345:67", string(buf), until); err != nil {
+			t.Fatalf("claim %d: %v", i, err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perNonce := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	runtime.KeepAlive(m)
+	t.Logf("%d live nonces: %.1f bytes each", n, perNonce)
+	if perNonce >= limit {
+		t.Errorf("%.1f bytes per live nonce, want < %d", perNonce, limit)
+	}
+}
