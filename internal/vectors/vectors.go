@@ -67,10 +67,6 @@ type Case struct {
 	// HTTPSkip, when not empty, says why the HTTP test cannot send this
 	// vector (for example a newline, which no HTTP header value can carry).
 	HTTPSkip string
-	// KnownFailure, when not empty, is a reported defect of the code that
-	// this vector exposes; tests skip the vector with this text. It is
-	// temporary: the vectors file must end up with none.
-	KnownFailure string
 	// KeyStore is "static" (verifier.StaticKeys, the default) or "map" (a
 	// KeyStore of the caller's own, see MapKeys) when the vector needs a key
 	// that StaticKeys refuses to hold. A "static" vector runs on both.
@@ -136,7 +132,6 @@ type fileCase struct {
 	Note       string     `json:"note"`
 	HTTPOnly   bool       `json:"http_only"`
 	HTTPSkip   string     `json:"http_skip"`
-	Known      string     `json:"known_failure"`
 	KeyStore   string     `json:"key_store"`
 	Profile    string     `json:"profile"`
 	AllowReuse bool       `json:"allow_reuse"`
@@ -275,7 +270,7 @@ func Load(path string) (*Suite, error) {
 }
 
 func (s *Suite) buildCase(fc fileCase, defaultKey string, keys map[string]*Key) (Case, error) {
-	c := Case{Name: fc.Name, Spec: fc.Spec, HTTPOnly: fc.HTTPOnly, HTTPSkip: fc.HTTPSkip, KnownFailure: fc.Known, KeyStore: fc.KeyStore, AllowReuse: fc.AllowReuse}
+	c := Case{Name: fc.Name, Spec: fc.Spec, HTTPOnly: fc.HTTPOnly, HTTPSkip: fc.HTTPSkip, KeyStore: fc.KeyStore, AllowReuse: fc.AllowReuse}
 	switch {
 	case c.Name == "" || c.Spec == "":
 		return c, errors.New(`"name" and "spec" are required`)
