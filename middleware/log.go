@@ -37,17 +37,23 @@ func (h *handler) logAnonymous(r *http.Request, start time.Time) {
 	h.logger.LogAttrs(r.Context(), slog.LevelInfo, logMessage, appendRequestAttrs(attrs, r, start)...)
 }
 
-func (h *handler) logRefused(r *http.Request, err *verifier.Error, start time.Time) {
+// logRefused logs a refusal; issuer is the key's issuer when the verifier
+// found the key (Decision.Issuer), else "" and not logged: an unknown iss is
+// the client's text, not a key.
+func (h *handler) logRefused(r *http.Request, err *verifier.Error, issuer string, start time.Time) {
 	if h.logger == nil {
 		return
 	}
 	status := err.Status()
-	attrs := make([]slog.Attr, 0, 8)
+	attrs := make([]slog.Attr, 0, 9)
 	attrs = append(attrs,
 		slog.String("outcome", "refused"),
 		slog.Int("status", status),
 		slog.String("reason", string(err.Reason)),
 	)
+	if issuer != "" {
+		attrs = append(attrs, slog.String("issuer", issuer))
+	}
 	level := slog.LevelInfo
 	if status >= http.StatusInternalServerError {
 		level = slog.LevelWarn

@@ -60,7 +60,10 @@ func WithErrorWriter(write func(w http.ResponseWriter, r *http.Request, err *ver
 // WithLogger logs one line per request the middleware decides on, at Info
 // (Warn for a 503), with the message "amojwt auth" and the attributes
 // outcome (accepted, anonymous or refused), status and reason (refusals),
-// issuer and user_id (accepted), jti (a short hash, never the value), cause
+// issuer (accepted, and refused once the issuer's key was found: a refusal
+// for a bad signature or an expired token names the key, one for an unknown
+// issuer does not repeat the client's text), user_id (accepted), jti (a
+// short hash, never the value), cause
 // (503 only), remote (r.RemoteAddr), method, path and latency (the time
 // the decision took). The token, its signature and secrets are never
 // logged. New panics if l is nil.
@@ -138,16 +141,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	token, present, herr := TokenFromHeader(r.Header)
 	switch {
 	case herr != nil:
-		h.refuse(w, r, herr, start)
+		h.refuse(w, r, herr, "", start)
 	case !present && h.optional:
 		h.logAnonymous(r, start)
 		h.next.ServeHTTP(w, r)
 	case !present:
-		h.refuse(w, r, errNotAuthenticated, start)
+		h.refuse(w, r, errNotAuthenticated, "", start)
 	default:
-		p, err := h.v.Verify(r.Context(), token)
-		if err != nil {
-			h.refuse(w, r, asError(err), start)
+		// Check rather than Verify: the Decision names the issuer of a
+		// refused token once its key was found, for the log line.
+		p, d := h.v.Check(r.Context(), token)
+		if d.Err != nil {
+			h.refuse(w, r, asError(d.Err), d.Issuer, start)
 			return
 		}
 		h.logAccepted(r, p, start)
@@ -155,9 +160,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// refuse answers r with err.
-func (h *handler) refuse(w http.ResponseWriter, r *http.Request, err *verifier.Error, start time.Time) {
-	h.logRefused(r, err, start)
+// refuse answers r with err; issuer is the key's issuer when the verifier
+// found it, else "".
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, err *verifier.Error, issuer string, start time.Time) {
+	h.logRefused(r, err, issuer, start)
 	if h.errorWriter != nil {
 		h.errorWriter(w, r, err)
 		return
