@@ -60,6 +60,8 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 			"  /auth      forward-auth (nginx auth_request, Traefik ForwardAuth, Caddy forward_auth):\n" +
 			"             200 with X-Amo-User-Id, X-Amo-Issuer and X-Amo-Jti, or AMO's 401/503\n" +
 			"  /healthz   200 ok\n" +
+			"  /readyz    200 when the nonce store takes claims, else 503\n" +
+			"  /metrics   Prometheus metrics (amojwt_requests_total{decision,reason}, ...)\n" +
 			"Nonces are remembered in memory: a restart forgets them, so a jti-bearing token\n" +
 			"used before it can be replayed until it expires unless --reset-guard is on.\n" +
 			"One log line per authentication decision goes to stderr; SIGINT or SIGTERM\n" +
@@ -97,6 +99,7 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 		return err
 	}
 	logger := newLogger(c.logFormat, e.stderr)
+	m := newMetrics()
 	keys, err := loadKeys(c)
 	if err != nil {
 		return err
@@ -106,7 +109,7 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 		return err
 	}
 	defer closeStore()
-	v, err := newVerifier(c, keys, store)
+	v, err := newVerifier(c, keys, store, m.observe)
 	if err != nil {
 		return err
 	}
@@ -116,7 +119,7 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           newHandler(v, c.realm, logger),
+		Handler:           newHandler(v, store, c, logger, m),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -188,8 +191,9 @@ func newNonceStore(c *serveConfig) (noncestore.Store, func(), error) {
 	return m, func() {}, nil
 }
 
-// newVerifier returns the verifier c configures over keys and store.
-func newVerifier(c *serveConfig, keys verifier.KeyStore, store noncestore.Store) (*verifier.Verifier, error) {
+// newVerifier returns the verifier c configures over keys and store, which
+// reports each decision to observe.
+func newVerifier(c *serveConfig, keys verifier.KeyStore, store noncestore.Store, observe func(verifier.Decision)) (*verifier.Verifier, error) {
 	profile, err := verifier.ParseProfile(c.profile)
 	if err != nil {
 		return nil, err
@@ -199,6 +203,7 @@ func newVerifier(c *serveConfig, keys verifier.KeyStore, store noncestore.Store)
 		verifier.WithProfile(profile),
 		verifier.WithLeeway(c.leeway),
 		verifier.WithMaxLifetime(c.maxLifetime),
+		verifier.WithObserver(observe),
 	}
 	if c.allowReuse {
 		opts = append(opts, verifier.WithAllowReuse())
@@ -210,15 +215,25 @@ func newVerifier(c *serveConfig, keys verifier.KeyStore, store noncestore.Store)
 	return v, nil
 }
 
-// newHandler routes /healthz, /auth and everything else (the mock AMO API)
-// to their handlers; every authentication decision is logged to logger.
-func newHandler(v *verifier.Verifier, realm string, logger *slog.Logger) http.Handler {
-	auth := []middleware.Option{middleware.WithRealm(realm), middleware.WithLogger(logger)}
+// newHandler routes /healthz, /readyz, /metrics, /auth and everything else
+// (the mock AMO API) to their handlers; every authentication decision is
+// logged to logger and counted in m.
+func newHandler(v *verifier.Verifier, store noncestore.Store, c *serveConfig, logger *slog.Logger, m *metrics) http.Handler {
+	auth := []middleware.Option{
+		middleware.WithRealm(c.realm),
+		middleware.WithLogger(logger),
+		middleware.WithErrorWriter(func(w http.ResponseWriter, _ *http.Request, err *verifier.Error) {
+			m.countHeaderRefusal(err)
+			middleware.WriteError(w, c.realm, err)
+		}),
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
 	})
+	mux.Handle("/readyz", readyz(store, logger))
+	mux.Handle("/metrics", m.handler(logger))
 	mux.Handle("/auth", middleware.New(v, auth...)(http.HandlerFunc(forwardAuth)))
 	mux.Handle("/", mockamo.New(v, mockamo.WithAuth(auth...)))
 	return mux

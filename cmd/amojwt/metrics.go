@@ -1,0 +1,128 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/amojwt/amojwt/verifier"
+)
+
+// reasonAccepted is the reason label of accepted requests, which have no
+// SPEC reason code.
+const reasonAccepted = "none"
+
+// metrics are serve's Prometheus metrics, in a registry of their own (not
+// prometheus.DefaultRegisterer, so that nothing a library registers
+// globally shows up) with the Go runtime and process collectors:
+//
+//	amojwt_requests_total{decision="accepted|refused|unavailable",reason}
+//	amojwt_tokens_without_jti_total
+//	amojwt_nonce_store_seconds
+//	amojwt_nonce_store_errors_total
+//	amojwt_keys_reloads_total{result="ok|error"}
+//
+// reason is a SPEC §2-§7 reason code ("expired", "replayed", ...) or "none"
+// for an accepted request. Issuers are never labels: their number is
+// unbounded and chosen by clients.
+type metrics struct {
+	registry     *prometheus.Registry
+	requests     *prometheus.CounterVec
+	withoutJTI   prometheus.Counter
+	storeSeconds prometheus.Histogram
+	storeErrors  prometheus.Counter
+	keysReloads  *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "amojwt_requests_total",
+			Help: "Authentication decisions by outcome (accepted, refused with a 401, unavailable with a 503) and SPEC reason code.",
+		}, []string{"decision", "reason"}),
+		withoutJTI: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "amojwt_tokens_without_jti_total",
+			Help: "Accepted tokens that carried no jti, so could not be checked for replay (SPEC §5, amo profile).",
+		}),
+		storeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "amojwt_nonce_store_seconds",
+			Help: "Time one nonce store claim took, successful or not.",
+			// From an in-memory claim (microseconds) to the 250 ms default
+			// timeout of a remote store (SPEC §7) and beyond.
+			Buckets: []float64{0.00001, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1},
+		}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "amojwt_nonce_store_errors_total",
+			Help: "Nonce store claims that failed (unreachable, timed out, erroring): each answered 503 (SPEC §7).",
+		}),
+		keysReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "amojwt_keys_reloads_total",
+			Help: "Reloads of the keys file (SIGHUP or a change of the file) by result; a failed reload keeps the keys in use.",
+		}, []string{"result"}),
+	}
+	// Series that exist from the start, so that rate() and alerts see a 0
+	// before the first event.
+	m.requests.WithLabelValues("accepted", reasonAccepted)
+	m.keysReloads.WithLabelValues("ok")
+	m.keysReloads.WithLabelValues("error")
+	m.registry.MustRegister(
+		m.requests, m.withoutJTI, m.storeSeconds, m.storeErrors, m.keysReloads,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// observe counts one verifier decision; it is the verifier's observer
+// (verifier.WithObserver) and runs on the request path.
+func (m *metrics) observe(d verifier.Decision) {
+	switch {
+	case d.Accepted():
+		m.requests.WithLabelValues("accepted", reasonAccepted).Inc()
+		if !d.HasNonce {
+			m.withoutJTI.Inc()
+		}
+	case d.Reason == verifier.ReasonUnavailable:
+		m.requests.WithLabelValues("unavailable", string(d.Reason)).Inc()
+	default:
+		m.requests.WithLabelValues("refused", string(d.Reason)).Inc()
+	}
+	if d.StoreCalled {
+		m.storeSeconds.Observe(d.StoreLatency.Seconds())
+		if d.Reason == verifier.ReasonUnavailable {
+			m.storeErrors.Inc()
+		}
+	}
+}
+
+// countHeaderRefusal counts a refusal the middleware decided before any
+// token reached the verifier (SPEC §2: no credentials, a malformed
+// Authorization header), which observe never sees. Other reasons are
+// counted by observe and ignored here.
+func (m *metrics) countHeaderRefusal(err *verifier.Error) {
+	if err.Reason == verifier.ReasonNotAuthenticated || err.Reason == verifier.ReasonHeaderMalformed {
+		m.requests.WithLabelValues("refused", string(err.Reason)).Inc()
+	}
+}
+
+// keysReloaded counts a reload of the keys file; err is its result.
+func (m *metrics) keysReloaded(err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.keysReloads.WithLabelValues(result).Inc()
+}
+
+// handler serves the metrics in the Prometheus text format (or OpenMetrics
+// when asked); errors gathering them are logged to logger.
+func (m *metrics) handler(logger *slog.Logger) http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		Registry: m.registry,
+	})
+}
