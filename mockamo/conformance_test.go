@@ -1,12 +1,18 @@
 package mockamo_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/amojwt/amojwt/internal/vectors"
 	"github.com/amojwt/amojwt/mockamo"
@@ -17,19 +23,29 @@ import (
 // (SPEC §3).
 const wantChallenge = `JWT realm="Access to addons.mozilla.org external API"`
 
-// TestConformance sends every vector of testdata/vectors.json (format:
-// testdata/README.md) as the Authorization header of GET
-// /api/v5/accounts/profile/ to a mock AMO server on loopback, one server per
-// vector, and checks the response on the wire: the status, the exact body
-// {"detail":"..."} with Content-Type application/json, WWW-Authenticate on a
-// 401, Retry-After on a 503 (SPEC §2, §3, §7), or the caller's profile on a
-// 200 (SPEC §8).
+// TestConformance sends every vector of the testdata vectors files
+// (vectors.Files; format: testdata/README.md) as the Authorization header
+// of GET /api/v5/accounts/profile/ to a mock AMO server on loopback, one
+// server per vector, and checks the response on the wire: the status, the
+// exact body {"detail":"..."} with Content-Type application/json,
+// WWW-Authenticate on a 401, Retry-After on a 503 (SPEC §2, §3, §7), or the
+// caller's profile on a 200 (SPEC §8).
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	suite, err := vectors.Load("../testdata/vectors.json")
+	suites, err := vectors.LoadAll("../testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, suite := range suites {
+		t.Run(suite.File, func(t *testing.T) {
+			t.Parallel()
+			runSuite(t, suite)
+		})
+	}
+}
+
+// runSuite runs the vectors of one file.
+func runSuite(t *testing.T, suite *vectors.Suite) {
 	static, err := suite.StaticKeys()
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +88,12 @@ func checkResponse(t *testing.T, use int, srv *httptest.Server, u vectors.Use) {
 		// lines (SPEC §2.5).
 		req.Header["Authorization"] = u.Authorization
 	}
-	resp, err := srv.Client().Do(req)
+	var resp *http.Response
+	if slices.ContainsFunc(u.Authorization, hasLineBreak) {
+		resp, err = sendRaw(srv, req)
+	} else {
+		resp, err = srv.Client().Do(req)
+	}
 	if err != nil {
 		t.Fatalf("use %d: %v", use, err)
 	}
@@ -115,6 +136,42 @@ func checkResponse(t *testing.T, use int, srv *httptest.Server, u vectors.Use) {
 	if wantBody := detailBody(t, want.Detail); !bytes.Equal(body, wantBody) {
 		t.Errorf("use %d: body %s, want %s", use, body, wantBody)
 	}
+}
+
+func hasLineBreak(v string) bool { return strings.ContainsAny(v, "\r\n") }
+
+// sendRaw writes req on a new connection to srv byte for byte, header
+// values included: the Go client refuses CR and LF in a value (and
+// Header.Write turns them into spaces), but an attacker's client does not,
+// so the server must see what net/http makes of them (a CRLF followed by a
+// space or tab folds into the value; one followed by text starts a header
+// line).
+func sendRaw(srv *httptest.Server, req *http.Request) (*http.Response, error) {
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", req.Method, req.URL.RequestURI(), req.Host)
+	for _, v := range req.Header["Authorization"] {
+		fmt.Fprintf(&b, "Authorization: %s\r\n", v)
+	}
+	b.WriteString("Connection: close\r\n\r\n")
+	if _, err := io.WriteString(conn, b.String()); err != nil {
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return nil, err
+	}
+	// The body is read before conn closes.
+	body, err := io.ReadAll(resp.Body)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, err
 }
 
 // detailBody is DRF's compact JSON error body for detail.

@@ -9,17 +9,27 @@ import (
 	"github.com/amojwt/amojwt/verifier"
 )
 
-// TestConformance runs every vector of testdata/vectors.json (format:
-// testdata/README.md) through Verify, on both kinds of key store: the
-// package's StaticKeys and a KeyStore of the caller's own (vectors.MapKeys),
-// which reach the key through different lookup paths. HTTP-only vectors
-// (SPEC §2) run in mockamo's conformance test.
+// TestConformance runs every vector of the testdata vectors files
+// (vectors.Files; format: testdata/README.md) through Verify, on both kinds
+// of key store: the package's StaticKeys and a KeyStore of the caller's own
+// (vectors.MapKeys), which reach the key through different lookup paths.
+// HTTP-only vectors (SPEC §2) run in mockamo's conformance test.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	suite, err := vectors.Load("../testdata/vectors.json")
+	suites, err := vectors.LoadAll("../testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, suite := range suites {
+		t.Run(suite.File, func(t *testing.T) {
+			t.Parallel()
+			runSuite(t, suite)
+		})
+	}
+}
+
+// runSuite runs the vectors of one file.
+func runSuite(t *testing.T, suite *vectors.Suite) {
 	static, err := suite.StaticKeys()
 	if err != nil {
 		t.Fatal(err)

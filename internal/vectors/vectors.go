@@ -1,5 +1,5 @@
-// Package vectors loads the conformance vectors of testdata/vectors.json
-// (format: testdata/README.md) and turns each one into ready-to-send tokens,
+// Package vectors loads the conformance vectors of testdata/vectors.json and
+// testdata/hostile.json (format: testdata/README.md) and turns each one into ready-to-send tokens,
 // expectations and a configured *verifier.Verifier, so that the verifier's
 // table test and the HTTP table test run the same cases from one loader.
 //
@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,6 +37,8 @@ const DefaultTemplate = "{{header}}.{{payload}}.{{signature}}"
 
 // Suite is a loaded vectors file.
 type Suite struct {
+	// File is the file's name without its directory, e.g. "vectors.json".
+	File string
 	// Now is the fixed clock every vector's time offsets are relative to.
 	Now time.Time
 	// Keys are the API keys of the file, in file order.
@@ -215,6 +218,27 @@ func (u fileUse) merge(base fileUse) fileUse {
 	return u
 }
 
+// Files are the vectors files of the repository's testdata directory, each
+// in the format of testdata/README.md: vectors.json, the behaviour of SPEC
+// §2-§7, and hostile.json, the hostile inputs of issue 4. Every table test
+// runs all of them (LoadAll).
+var Files = []string{"vectors.json", "hostile.json"}
+
+// LoadAll loads every file of Files from dir, the testdata directory, in
+// that order. Names are unique within a file; tests name subtests after
+// Suite.File first.
+func LoadAll(dir string) ([]*Suite, error) {
+	suites := make([]*Suite, 0, len(Files))
+	for _, name := range Files {
+		s, err := Load(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		suites = append(suites, s)
+	}
+	return suites, nil
+}
+
 // Load reads and checks the vectors file at path and builds every token.
 // It returns an error naming the vector for any unknown field, missing
 // expectation, unknown key or placeholder, or a vector that does not
@@ -234,7 +258,7 @@ func Load(path string) (*Suite, error) {
 	if f.Now == nil {
 		return nil, fmt.Errorf(`vectors: %s: no "now"`, path)
 	}
-	s := &Suite{Now: time.Unix(*f.Now, 0).UTC()}
+	s := &Suite{File: filepath.Base(path), Now: time.Unix(*f.Now, 0).UTC()}
 	byIssuer := make(map[string]*Key, len(f.Keys))
 	for _, fk := range f.Keys {
 		if fk.Key == "" || fk.UserID == nil {
@@ -453,6 +477,12 @@ func (s *Suite) sign(fu fileUse, key *Key) (string, error) {
 	if fu.Template != nil {
 		template = *fu.Template
 	}
+	// {{repeat:S:N}} and {{now}} work in a template too ("one million
+	// dots"); the segment placeholders are kept for the replacer below.
+	template, err = s.substitute(template, "{{header}}", "{{payload}}", "{{signature}}", "{{signature_std}}", "{{signature_alt}}")
+	if err != nil {
+		return "", err
+	}
 	segs := strings.SplitN(input, ".", 2)
 	sigURL := jwttest.Segment(sig)
 	replacements := []string{
@@ -599,6 +629,13 @@ func (c *Clock) Now() time.Time {
 // store's epoch while creating the store (the reset guard takes its epoch
 // from the clock), then to the first use's time.
 func (c *Case) NewVerifier(keys verifier.KeyStore, clock *Clock) (*verifier.Verifier, error) {
+	return c.NewVerifierWrapped(keys, clock, nil)
+}
+
+// NewVerifierWrapped is NewVerifier with the memory store passed through
+// wrap, when not nil, before the verifier gets it: for tests that count the
+// store's calls or make them fail.
+func (c *Case) NewVerifierWrapped(keys verifier.KeyStore, clock *Clock, wrap func(noncestore.Store) noncestore.Store) (*verifier.Verifier, error) {
 	mopts := []noncestore.MemoryOption{noncestore.WithClock(clock.Now)}
 	if c.ResetGuard {
 		clock.Set(c.Epoch)
@@ -607,9 +644,13 @@ func (c *Case) NewVerifier(keys verifier.KeyStore, clock *Clock) (*verifier.Veri
 	if c.Capacity > 0 {
 		mopts = append(mopts, noncestore.WithCapacity(c.Capacity))
 	}
-	store, err := noncestore.NewMemory(mopts...)
+	mem, err := noncestore.NewMemory(mopts...)
 	if err != nil {
 		return nil, err
+	}
+	var store noncestore.Store = mem
+	if wrap != nil {
+		store = wrap(store)
 	}
 	clock.Set(c.Uses[0].Now)
 	opts := []verifier.Option{

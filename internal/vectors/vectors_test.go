@@ -112,18 +112,41 @@ func TestLoadRejects(t *testing.T) {
 	}
 }
 
-func TestLoadVectorsFile(t *testing.T) {
+func TestLoadVectorsFiles(t *testing.T) {
 	t.Parallel()
-	s, err := Load("../../testdata/vectors.json")
+	suites, err := LoadAll("../../testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Cases) < 60 {
-		t.Errorf("%d vectors, want at least 60", len(s.Cases))
+	if len(suites) != len(Files) {
+		t.Fatalf("%d suites, want one per file of %q", len(suites), Files)
 	}
-	for _, c := range s.Cases {
-		if !strings.HasPrefix(c.Spec, "§") {
-			t.Errorf("%s: spec %q does not cite a SPEC section", c.Name, c.Spec)
+	for _, s := range suites {
+		if len(s.Cases) < 60 {
+			t.Errorf("%s: %d vectors, want at least 60", s.File, len(s.Cases))
 		}
+		for _, c := range s.Cases {
+			if !strings.HasPrefix(c.Spec, "§") {
+				t.Errorf("%s: %s: spec %q does not cite a SPEC section", s.File, c.Name, c.Spec)
+			}
+		}
+	}
+}
+
+func TestTemplateRepeat(t *testing.T) {
+	t.Parallel()
+	const doc = `{"now":1700000000,"default_key":"k","keys":[{"key":"k","secret":"s","user_id":1}],"vectors":[
+		{"name":"dots","spec":"§6","claims":"{}","template":"{{repeat:.:5}}{{header}}","expect":{"status":200}}]}`
+	path := filepath.Join(t.TempDir(), "v.json")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "....." + base64.RawURLEncoding.EncodeToString([]byte(DefaultHeader))
+	if got := s.Cases[0].Uses[0].Token; got != want || s.File != "v.json" {
+		t.Errorf("token %q in file %q, want %q in v.json", got, s.File, want)
 	}
 }
