@@ -127,3 +127,23 @@ func TestStartSentinel(t *testing.T) {
 		t.Errorf("new master role = %q", got)
 	}
 }
+
+func TestProxyDropsOneReply(t *testing.T) {
+	t.Parallel()
+	s := Start(t)
+	p := NewProxy(t, s.Addr())
+	if got, err := command(p.Addr(), time.Second, "PING"); err != nil || got != "PONG" {
+		t.Fatalf("PING through the proxy = %q, %v", got, err)
+	}
+	p.DropReplyAfter([]byte("lost-reply-key"))
+	if got, err := command(p.Addr(), time.Second, "SET", "lost-reply-key", "v"); err == nil {
+		t.Errorf("SET through an armed proxy answered %q, want a closed connection", got)
+	}
+	if p.Dropped() != 1 {
+		t.Errorf("Dropped = %d, want 1", p.Dropped())
+	}
+	// The server ran the command; only its reply was lost. Disarmed now.
+	if got, err := command(p.Addr(), time.Second, "GET", "lost-reply-key"); err != nil || got != "v" {
+		t.Errorf("GET through the proxy = %q, %v; want v", got, err)
+	}
+}

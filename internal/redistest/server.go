@@ -200,7 +200,9 @@ func (s *Server) launch() error {
 			return fmt.Errorf("exited during start; log:\n%s", log.String())
 		default:
 		}
-		if _, err := s.command(200*time.Millisecond, "PING"); err == nil {
+		// Any reply will do: a server with requirepass says NOAUTH.
+		var re replyError
+		if _, err := s.command(200*time.Millisecond, "PING"); err == nil || errors.As(err, &re) {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -315,10 +317,14 @@ func (s *Server) stop() { s.kill() }
 // command runs one command over a fresh connection (RESP2), so that helper
 // traffic never shares state with the clients under test.
 func (s *Server) command(timeout time.Duration, args ...string) (string, error) {
+	return command(s.Addr(), timeout, args...)
+}
+
+func command(addr string, timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", s.Addr())
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return "", err
 	}
@@ -352,7 +358,7 @@ func readReply(r *bufio.Reader) (string, error) {
 	case '+', ':':
 		return body, nil
 	case '-':
-		return "", errors.New(body)
+		return "", replyError(body)
 	case '$':
 		n, err := strconv.Atoi(body)
 		if err != nil {
@@ -383,6 +389,11 @@ func readReply(r *bufio.Reader) (string, error) {
 	}
 	return "", fmt.Errorf("unexpected reply %q", line)
 }
+
+// replyError is an error reply from the server.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
 
 // logBuffer collects a process's output, keeping the last 64 KiB.
 type logBuffer struct {

@@ -1,0 +1,276 @@
+package noncestore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultRedisKeyPrefix starts every key the Redis store writes, unless
+// WithRedisKeyPrefix chooses another.
+const DefaultRedisKeyPrefix = "amojwt:nonce:"
+
+// DefaultRedisTimeout bounds one Redis store call (Claim or Ping) unless
+// WithRedisTimeout chooses another (SPEC §7: default 250 ms).
+const DefaultRedisTimeout = 250 * time.Millisecond
+
+// redisMinHold is the shortest time a claim is held, even when until is
+// already past (or past by the Redis server's clock): long enough that
+// concurrent claims of one pair still see each other.
+const redisMinHold = time.Second
+
+// Redis is a Store kept in Redis, shared by every process that uses the
+// same Redis standalone server, Sentinel group or Cluster (SPEC §5). Create
+// it with NewRedis. It is safe for concurrent use and holds no goroutine
+// while idle, so it needs no Close; close the client when done with it.
+//
+// Each claim is one SET of a fixed-length key (prefix + 32 hex digits of
+// SHA-256 over the length-prefixed issuer and nonce) with NX and an absolute
+// expiry (PXAT), so Redis forgets the pair by itself once the token has
+// expired; with the reset guard on, a GET of the marker key rides in the
+// same round trip. Claims that arrive while a round trip is in flight are
+// sent together in the next pipeline; a lone claim is sent at once.
+//
+// Redis 7.0 or later is required (the marker is created with SET NX GET).
+// Configure Redis with maxmemory-policy noeviction: an evicted nonce key is
+// a replay let through, while a full Redis refuses writes and the store
+// fails closed.
+type Redis struct {
+	client  redis.UniversalClient
+	cluster *redis.ClusterClient // client, when it is a Cluster client
+
+	prefix       string
+	marker       string // the reset guard's epoch key: prefix + "epoch"
+	timeout      time.Duration
+	guard        bool
+	waitReplicas int
+	waitTimeout  time.Duration
+
+	valuePrefix string // random per store: claim values never repeat
+	seq         atomic.Uint64
+
+	async    bool // send pipelines from a goroutine: the client may ignore deadlines
+	deadline atomic.Pointer[redisDeadline]
+
+	mu      sync.Mutex
+	busy    bool          // a pipeline is in flight
+	pending []*redisClaim // claims for the next pipeline
+}
+
+var _ Store = (*Redis)(nil)
+
+// RedisOption configures NewRedis.
+type RedisOption func(*Redis)
+
+// WithRedisKeyPrefix sets the prefix of every key the store writes (default
+// DefaultRedisKeyPrefix): nonce keys are prefix + 32 hex digits, and the
+// reset guard's marker is prefix + "epoch". Give each deployment that must
+// not see the other's nonces its own prefix. The prefix must not be empty.
+//
+// The prefix is the operator's; the client's input never adds braces. A
+// prefix that contains a Redis Cluster hash tag ("{...}") sends every key
+// to one hash slot, so one Cluster node holds them all.
+func WithRedisKeyPrefix(prefix string) RedisOption {
+	return func(r *Redis) { r.prefix = prefix }
+}
+
+// WithRedisTimeout bounds every Claim and Ping (default DefaultRedisTimeout,
+// SPEC §7). A call that takes longer returns an error wrapping
+// ErrUnavailable and context.DeadlineExceeded; a claim written just as its
+// time ran out stays written (a retry of the same token is then replayed).
+// An earlier deadline on the caller's context wins. Must be positive.
+func WithRedisTimeout(d time.Duration) RedisOption {
+	return func(r *Redis) { r.timeout = d }
+}
+
+// WithRedisResetGuard turns the reset guard (SPEC §5) on or off; it is on by
+// default for this store.
+//
+// On, the epoch is the Unix time in milliseconds stored in the marker key
+// (prefix + "epoch"), created by the first claim that finds it missing.
+// Every claim reads the marker in the same round trip, so a Redis that lost
+// its data (FLUSHALL, restart without persistence, failover to an empty
+// node) is noticed by the next claim, which starts and returns a new epoch.
+// Restarting amojwt does not move the epoch.
+//
+// On a Cluster the marker lives on one node: a shard that loses its data
+// alone (a node restarted empty that keeps its slots) is not noticed. Data
+// lost to asynchronous replication at a failover is not noticed either:
+// WithRedisWait covers that.
+//
+// Off, Claim returns the zero time and sends only the nonce's SET.
+func WithRedisResetGuard(on bool) RedisOption {
+	return func(r *Redis) { r.guard = on }
+}
+
+// WithRedisWait makes every claim wait until at least replicas replicas
+// have acknowledged it (Redis WAIT numreplicas timeout), for deployments
+// whose nonces must survive a failover. Off by default.
+//
+// A WAIT that reaches fewer replicas within timeout fails closed: the claim
+// returns an error wrapping ErrUnavailable even though the primary recorded
+// it (so a retry of that token is then replayed). timeout must be at least
+// a millisecond and shorter than the store's timeout (WithRedisTimeout),
+// and replicas at least 1. On a Cluster, claims are sent to each key's
+// master directly so the WAIT runs where the write did; during a slot
+// migration such claims fail closed rather than follow the redirect.
+func WithRedisWait(replicas int, timeout time.Duration) RedisOption {
+	return func(r *Redis) { r.waitReplicas, r.waitTimeout = replicas, timeout }
+}
+
+// NewRedis returns a Store kept in Redis through client: a *redis.Client
+// (standalone, or Sentinel through redis.NewFailoverClient), a
+// *redis.ClusterClient, or whatever redis.NewUniversalClient returns. It
+// does no I/O; Ping checks the connection.
+//
+// Give the client ContextTimeoutEnabled: true (NewRedisClient does): the
+// store answers within its timeout either way, but with it a timed-out call
+// also frees its connection at once instead of after the client's
+// ReadTimeout. Leave the client's retries on: claims are written so that a
+// retried round trip whose reply was lost is still the caller's success.
+//
+// It returns an error for a nil client or invalid options.
+func NewRedis(client redis.UniversalClient, opts ...RedisOption) (*Redis, error) {
+	if client == nil {
+		return nil, errors.New("noncestore: NewRedis: nil client")
+	}
+	r := &Redis{
+		client:  client,
+		prefix:  DefaultRedisKeyPrefix,
+		timeout: DefaultRedisTimeout,
+		guard:   true,
+	}
+	r.cluster, _ = client.(*redis.ClusterClient)
+	switch c := client.(type) {
+	case *redis.Client:
+		r.async = !c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		r.async = !c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		r.async = !c.Options().ContextTimeoutEnabled
+	default:
+		r.async = true
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	switch {
+	case r.prefix == "":
+		return nil, errors.New("noncestore: NewRedis: empty key prefix")
+	case r.timeout <= 0:
+		return nil, fmt.Errorf("noncestore: NewRedis: timeout %v is not positive", r.timeout)
+	case r.waitReplicas < 0,
+		r.waitReplicas > 0 && (r.waitTimeout < time.Millisecond || r.waitTimeout >= r.timeout):
+		return nil, fmt.Errorf("noncestore: NewRedis: WAIT %d replicas within %v: want replicas >= 1 and 1ms <= timeout < %v",
+			r.waitReplicas, r.waitTimeout, r.timeout)
+	}
+	r.marker = r.prefix + "epoch"
+	var id [8]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
+	r.valuePrefix = hex.EncodeToString(id[:]) + ":"
+	return r, nil
+}
+
+// Claim records (issuer, nonce) until the wall-clock time until (SPEC §3
+// row 15, §5). It returns nil if the pair was free, ErrReplayed if it was
+// held, or an error wrapping ErrUnavailable (and the cause: a go-redis
+// error, context.DeadlineExceeded, ...) when Redis did not answer within the
+// store's timeout or answered with an error (SPEC §7).
+//
+// It costs one round trip, shared with the claims sent alongside; a second
+// one only when the pair was held (to tell a replay from a retried write of
+// this same claim) or the reset guard's marker was missing. A cancelled ctx
+// ends the wait at once, except while this call itself is sending a
+// pipeline, which ends within the timeout.
+//
+// The pair is held until until by the Redis server's clock, and for at
+// least a second in any case. epoch is the reset guard's epoch (see
+// WithRedisResetGuard), or the zero time when the guard is off.
+func (r *Redis) Claim(ctx context.Context, issuer, nonce string, until time.Time) (epoch time.Time, err error) {
+	now := time.Now()
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, redisUnavailable(context.Cause(ctx))
+	}
+	deadline := now.Add(r.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if minUntil := now.Add(redisMinHold); until.Before(minUntil) {
+		until = minUntil
+	}
+	var v [32]byte
+	return r.claim(ctx, &redisClaim{
+		key:      r.key(issuer, nonce),
+		value:    string(strconv.AppendUint(append(v[:0], r.valuePrefix...), r.seq.Add(1), 36)),
+		until:    until,
+		deadline: deadline,
+		done:     make(chan struct{}),
+	})
+}
+
+// Ping sends PING and reports whether it was answered within the store's
+// timeout: nil, or an error wrapping ErrUnavailable (for /readyz).
+func (r *Redis) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	// In its own goroutine: a client without ContextTimeoutEnabled would
+	// otherwise hold us until its own ReadTimeout.
+	done := make(chan error, 1)
+	go func() { done <- r.client.Ping(ctx).Err() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return redisUnavailable(err)
+		}
+		return nil
+	case <-ctx.Done():
+		return redisUnavailable(context.Cause(ctx))
+	}
+}
+
+// key derives the Redis key of a pair: the prefix, then the first 128 bits
+// of SHA-256 over len(issuer), issuer, len(nonce), nonce (lengths as 64-bit
+// big-endian), in hex. The lengths keep ("a:b", "c") and ("a", "b:c")
+// apart; the hash gives every key the same length and hides the nonce, and
+// hex has no braces, so a client cannot pick a Cluster slot (SPEC §5).
+func (r *Redis) key(issuer, nonce string) string {
+	var stack [320]byte // room for a 256-byte jti (SPEC §3 row 13) and an issuer
+	b := binary.BigEndian.AppendUint64(stack[:0], uint64(len(issuer)))
+	b = append(b, issuer...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(nonce)))
+	b = append(b, nonce...)
+	sum := sha256.Sum256(b)
+	var hx [2 * redisKeyHashBytes]byte
+	hex.Encode(hx[:], sum[:redisKeyHashBytes])
+	var k strings.Builder
+	k.Grow(len(r.prefix) + len(hx))
+	k.WriteString(r.prefix)
+	k.Write(hx[:])
+	return k.String()
+}
+
+// redisKeyHashBytes is how much of the SHA-256 a key keeps: 128 bits.
+const redisKeyHashBytes = 16
+
+// redisUnavailable wraps a Redis, network or deadline error so that
+// errors.Is finds both ErrUnavailable and the cause. A network timeout also
+// matches context.DeadlineExceeded, as the store's own timeout does.
+func redisUnavailable(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: redis: %w: %w", ErrUnavailable, context.DeadlineExceeded, err)
+	}
+	return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+}

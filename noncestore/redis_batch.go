@@ -1,0 +1,414 @@
+package noncestore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisMaxPending bounds the claims waiting for a pipeline. When Redis
+// stalls, claims give up at their deadline anyway; the bound keeps a burst
+// from piling up memory meanwhile (extra claims fail closed at once).
+const redisMaxPending = 4096
+
+// redisClaim is one Claim on its way through the batcher. send sets
+// epoch and err, then closes done; the caller reads them only after done is
+// closed, and may have left before that (timeout).
+type redisClaim struct {
+	key      string
+	value    string // unique per claim: tells our own earlier write from a replay
+	until    time.Time
+	deadline time.Time
+	done     chan struct{}
+	state    atomic.Int32   // redisWaiting, redisAbandoned or redisLeading
+	lead     []*redisClaim  // set with redisLeading: the batch this caller must send
+	one      [1]*redisClaim // backing for a batch of one
+
+	set   *redis.StatusCmd // the claim's SET NX, once sent
+	get   *redis.StringCmd // the GET of a key that SET found held
+	fail  error            // a failure that overrides a good reply (WAIT short, no node)
+	epoch time.Time
+	err   error
+}
+
+// States of a queued claim's caller.
+const (
+	redisWaiting   int32 = iota // waiting for its answer
+	redisAbandoned              // gone: deadline or context ended
+	redisLeading                // chosen to send the batch in lead
+)
+
+// claim sends c, alone or with others, and returns its answer.
+//
+// Batching: at most one pipeline per store is in flight. A claim that finds
+// none in flight sends its pipeline at once, from its own goroutine (no
+// timer, no handoff: a lone claim costs what one go-redis pipeline costs).
+// Claims that arrive meanwhile queue up. When a pipeline returns, its sender
+// answers its claims and wakes one of the queued callers, which sends the
+// whole queue as the next pipeline. No goroutine outlives its call.
+//
+// A caller that sends a pipeline can only return at its deadline if the
+// client gives up at context deadlines (ContextTimeoutEnabled). For a
+// client that does not, or that NewRedis cannot inspect, pipelines are sent
+// from a goroutine (one at a time, living while claims keep coming) and
+// every caller waits for its answer with its own timer.
+func (r *Redis) claim(ctx context.Context, c *redisClaim) (time.Time, error) {
+	r.mu.Lock()
+	if r.busy {
+		if len(r.pending) >= redisMaxPending {
+			r.mu.Unlock()
+			return time.Time{}, fmt.Errorf("%w: redis: %d claims already waiting", ErrUnavailable, redisMaxPending)
+		}
+		r.pending = append(r.pending, c)
+		r.mu.Unlock()
+		return r.wait(ctx, c)
+	}
+	r.busy = true
+	r.mu.Unlock()
+	c.one[0] = c
+	if r.async {
+		go r.run(c.one[:])
+		return r.wait(ctx, c)
+	}
+	r.run(c.one[:])
+	return c.epoch, c.err
+}
+
+// wait waits for a queued claim's answer, or for its turn to send the
+// queue, until its deadline or the end of ctx.
+func (r *Redis) wait(ctx context.Context, c *redisClaim) (time.Time, error) {
+	timer := time.NewTimer(time.Until(c.deadline))
+	defer timer.Stop()
+	var err error
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		err = redisUnavailable(context.Cause(ctx))
+	case <-timer.C:
+		err = r.timeoutErr()
+	}
+	if err != nil {
+		if c.state.CompareAndSwap(redisWaiting, redisAbandoned) {
+			return time.Time{}, err
+		}
+		<-c.done // chosen to lead at the last moment: the turn must be passed on
+	}
+	if c.lead != nil {
+		// The batch includes c and ends no later than c's deadline (see
+		// pass), so this returns in time.
+		r.run(c.lead)
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return c.epoch, c.err
+}
+
+// run sends batch, then passes the turn on: inline, by waking a caller
+// queued meanwhile to send the queue; async, by sending it itself.
+func (r *Redis) run(batch []*redisClaim) {
+	for {
+		r.send(batch)
+		r.mu.Lock()
+		next := r.pending
+		r.pending = nil
+		if cap(batch) > 1 { // reuse the slice, unless it is a claim's own
+			clear(batch)
+			r.pending = batch[:0]
+		}
+		if len(next) == 0 {
+			r.busy = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		if !r.async && r.pass(next) {
+			return
+		}
+		batch = next
+	}
+}
+
+// pass makes the queued caller with the latest deadline the sender of
+// batch, and reports false if every caller in it has already left.
+// Choosing the latest deadline bounds the whole pipeline by the sender's
+// own deadline.
+func (r *Redis) pass(batch []*redisClaim) bool {
+	for {
+		var lead *redisClaim
+		for _, c := range batch {
+			if c.state.Load() == redisWaiting && (lead == nil || c.deadline.After(lead.deadline)) {
+				lead = c
+			}
+		}
+		if lead == nil {
+			return false
+		}
+		if lead.state.CompareAndSwap(redisWaiting, redisLeading) {
+			lead.lead = batch
+			close(lead.done)
+			return true
+		}
+	}
+}
+
+// redisRound is what one batch sends besides the claims' SETs.
+type redisRound struct {
+	epochMs   int64            // now, the epoch if this round creates the marker
+	marker    *redis.StringCmd // GET marker (reset guard on)
+	markerSet *redis.StatusCmd // SET marker NX GET, when GET found none
+}
+
+// send runs one batch of claims and answers each one, in one round trip,
+// or two when a key was held or the marker missing (see check).
+func (r *Redis) send(batch []*redisClaim) {
+	// Claims whose caller has left are not sent: writing a nonce for a
+	// request that got a 503 would only make its retry "replayed". Claims
+	// out of time are answered so, in case their caller is still there.
+	now := time.Now()
+	live := batch[:0]
+	var deadline time.Time
+	for _, c := range batch {
+		switch {
+		case c.state.Load() == redisAbandoned:
+		case !now.Before(c.deadline):
+			r.answer(c, time.Time{}, r.timeoutErr())
+		default:
+			live = append(live, c)
+			if c.deadline.After(deadline) {
+				deadline = c.deadline
+			}
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx := r.deadlineCtx(deadline)
+	round := redisRound{epochMs: now.UnixMilli()}
+
+	if r.cluster == nil || r.waitReplicas == 0 {
+		// The usual case: one pipeline, which a Cluster client splits by
+		// node and sends to all of them at once.
+		r.pipeline(ctx, r.client, live, &round)
+	} else {
+		// Cluster with WAIT: WAIT counts the replicas of the connection it
+		// runs on, so each master gets its claims and its WAIT in a
+		// pipeline of its own, and the marker goes alone.
+		groups := make(map[*redis.Client][]*redisClaim)
+		for _, c := range live {
+			m, err := r.cluster.MasterForKey(ctx, c.key)
+			if err != nil {
+				c.fail = redisUnavailable(err)
+				continue
+			}
+			groups[m] = append(groups[m], c)
+		}
+		var wg sync.WaitGroup
+		for m, claims := range groups {
+			wg.Go(func() { r.pipeline(ctx, m, claims, nil) })
+		}
+		if r.guard {
+			round.marker = r.client.Get(ctx, r.marker)
+		}
+		wg.Wait()
+	}
+	r.check(ctx, live, &round)
+
+	epoch, epochErr := r.epoch(&round)
+	for _, c := range live {
+		r.answer(c, epoch, r.result(c, epochErr))
+	}
+}
+
+// pipeline sends, in one round trip on client, the claims' SETs, then
+// (when round is not nil and the guard is on) GET marker, then (when
+// configured) WAIT. It sets each claim's set, and its fail when WAIT falls
+// short.
+//
+// Each claim is SET key value PXAT until NX, with a value unique to the
+// claim: OK means the pair was free and is now held. The marker is read
+// after the claims are written, so a loss of data before a claim was
+// written is always seen by the marker.
+func (r *Redis) pipeline(ctx context.Context, client redis.Cmdable, claims []*redisClaim, round *redisRound) {
+	p := client.Pipeline()
+	for _, c := range claims {
+		c.set = p.SetArgs(ctx, c.key, c.value, redis.SetArgs{Mode: "NX", ExpireAt: c.until})
+	}
+	if round != nil && r.guard {
+		round.marker = p.Get(ctx, r.marker)
+	}
+	var wait *redis.IntCmd
+	if r.waitReplicas > 0 {
+		wait = redis.NewIntCmd(ctx, "wait", r.waitReplicas, r.waitTimeout.Milliseconds())
+		_ = p.Process(ctx, wait) // queues it; the pipeline has no error to give yet
+	}
+	// Every command carries its own reply or error; Exec's summary adds
+	// nothing (it reports redis.Nil, a normal reply here, as an error).
+	_, _ = p.Exec(ctx)
+	if wait == nil {
+		return
+	}
+	var fail error
+	switch n, err := wait.Result(); {
+	case err != nil:
+		fail = redisUnavailable(err)
+	case n < int64(r.waitReplicas):
+		fail = fmt.Errorf("%w: redis: WAIT: %d of %d replicas acknowledged within %v",
+			ErrUnavailable, n, r.waitReplicas, r.waitTimeout)
+	}
+	for _, c := range claims {
+		c.fail = fail
+	}
+}
+
+// check sends the second round trip that two rare cases need, both in one
+// pipeline: reading back the keys that SET NX found held, and creating the
+// marker when GET found none.
+//
+// A held key is either a replay or the claim's own write. go-redis retries
+// a round trip whose connection broke, and the first try may have been
+// executed with only its reply lost: the retried SET NX then finds the key
+// that the same claim wrote. The value, unique to the claim, tells: our own
+// means the claim succeeded (SPEC §5: a retried call must not turn a
+// success into "replayed"); any other value, or none (the holder's key has
+// just expired), is a replay. So go-redis may keep its retries, and the
+// store rides out a dropped connection.
+//
+// A missing marker means a new epoch (SPEC §5): SET marker now NX GET
+// creates it, or returns the epoch that another process created a moment
+// before. Retrying it is harmless too.
+//
+// (SET key value NX GET would settle a held key in the first round trip,
+// but its reply to a successful claim is a nil, which go-redis handles as
+// an error, at a cost of about a tenth of a claim's time.)
+func (r *Redis) check(ctx context.Context, claims []*redisClaim, round *redisRound) {
+	var p redis.Pipeliner
+	for _, c := range claims {
+		if c.set != nil && c.set.Err() == redis.Nil {
+			if p == nil {
+				p = r.client.Pipeline()
+			}
+			c.get = p.Get(ctx, c.key)
+		}
+	}
+	if round.marker != nil && round.marker.Err() == redis.Nil {
+		if p == nil {
+			p = r.client.Pipeline()
+		}
+		round.markerSet = p.SetArgs(ctx, r.marker, round.epochMs, redis.SetArgs{Mode: "NX", Get: true})
+	}
+	if p != nil {
+		_, _ = p.Exec(ctx)
+	}
+}
+
+// epoch reads the reset guard's epoch: the marker's value, or epochMs when
+// this round created the marker. It returns the zero time when the guard is
+// off.
+func (r *Redis) epoch(round *redisRound) (time.Time, error) {
+	var v string
+	var err error
+	switch {
+	case round.markerSet != nil:
+		v, err = round.markerSet.Result()
+		if err == redis.Nil {
+			return time.UnixMilli(round.epochMs), nil
+		}
+	case round.marker != nil:
+		v, err = round.marker.Result()
+	default:
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, redisUnavailable(err)
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}, fmt.Errorf("%w: redis: reset guard key %s holds %q, not Unix milliseconds",
+			ErrUnavailable, r.marker, v)
+	}
+	return time.UnixMilli(ms), nil
+}
+
+// result turns a claim's replies into Claim's error.
+func (r *Redis) result(c *redisClaim, epochErr error) error {
+	if c.set == nil { // never sent
+		return c.fail
+	}
+	switch err := c.set.Err(); {
+	case err == nil: // OK: the pair was free and is held now
+	case err != redis.Nil:
+		return redisUnavailable(err)
+	default: // held: by whom?
+		v, err := c.get.Result()
+		switch {
+		case err == redis.Nil:
+			return ErrReplayed
+		case err != nil:
+			return redisUnavailable(err)
+		case v != c.value:
+			return ErrReplayed
+		}
+	}
+	if epochErr != nil {
+		return epochErr
+	}
+	return c.fail
+}
+
+// answer gives c its result and wakes its caller, unless pass already
+// woke it to send this batch.
+func (r *Redis) answer(c *redisClaim, epoch time.Time, err error) {
+	c.epoch, c.err = epoch, err
+	if c.state.Load() != redisLeading {
+		close(c.done)
+	}
+}
+
+func (r *Redis) timeoutErr() error {
+	return redisUnavailable(fmt.Errorf("no answer within %v: %w", r.timeout, context.DeadlineExceeded))
+}
+
+// redisDeadlineGrain is the granularity of the deadlines of pipelines:
+// those that end in the same millisecond share one context.
+const redisDeadlineGrain = time.Millisecond
+
+// deadlineCtx returns a context that ends at d, rounded down to
+// redisDeadlineGrain. A context with a deadline costs a timer and a few
+// allocations, a tenth of a lone claim's client time; pipelines sent one
+// after another mostly share one.
+func (r *Redis) deadlineCtx(d time.Time) context.Context {
+	d = d.Truncate(redisDeadlineGrain)
+	if cur := r.deadline.Load(); cur != nil && cur.at.Equal(d) {
+		return cur
+	}
+	ctx := &redisDeadline{at: d, done: make(chan struct{})}
+	time.AfterFunc(time.Until(d), func() { close(ctx.done) })
+	r.deadline.Store(ctx)
+	return ctx
+}
+
+// redisDeadline is a context that ends at a deadline and cannot be
+// cancelled before, so that pipelines can share it.
+type redisDeadline struct {
+	at   time.Time
+	done chan struct{}
+}
+
+func (d *redisDeadline) Deadline() (time.Time, bool) { return d.at, true }
+func (d *redisDeadline) Done() <-chan struct{}       { return d.done }
+func (d *redisDeadline) Value(any) any               { return nil }
+
+func (d *redisDeadline) Err() error {
+	select {
+	case <-d.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}

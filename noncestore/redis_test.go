@@ -1,0 +1,696 @@
+//go:build unix
+
+package noncestore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/amojwt/amojwt/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// Every test here runs against redis-server processes of its own (see
+// internal/redistest), never the machine's Redis.
+
+// testRedisClient connects to one server the way NewRedisClient would.
+func testRedisClient(tb testing.TB, addr string) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// newTestRedis makes a store with a 2 s timeout, unless opts set another:
+// a first call that dials, on a loaded machine, may take longer than the
+// default 250 ms, and only the timeout tests are about timeouts.
+func newTestRedis(tb testing.TB, c redis.UniversalClient, opts ...RedisOption) *Redis {
+	tb.Helper()
+	s, err := NewRedis(c, append([]RedisOption{WithRedisTimeout(2 * time.Second)}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// testPrefix gives each test its own keys on a shared server.
+func testPrefix(t *testing.T) RedisOption {
+	return WithRedisKeyPrefix("test:" + t.Name() + ":")
+}
+
+// inAMinute is a claim's until for tests that do not look at expiry.
+func inAMinute() time.Time { return time.Now().Add(time.Minute) }
+
+func TestRedisClaim(t *testing.T) {
+	t.Parallel()
+	client := testRedisClient(t, redistest.Start(t).Addr())
+	type claim struct {
+		issuer, nonce string
+		want          error
+	}
+	long := strings.Repeat("n", 256) // SPEC §3 row 13: the longest jti
+	tests := []struct {
+		name   string
+		claims []claim
+	}{
+		{"first claim", []claim{{"user:1:1", "n1", nil}}},
+		{"replay", []claim{{"user:1:1", "n1", nil}, {"user:1:1", "n1", ErrReplayed}, {"user:1:1", "n1", ErrReplayed}}},
+		{"same nonce, other issuer", []claim{{"user:1:1", "n1", nil}, {"user:2:1", "n1", nil}, {"user:2:1", "n1", ErrReplayed}}},
+		{"other nonce, same issuer", []claim{{"user:1:1", "n1", nil}, {"user:1:1", "n2", nil}}},
+		{"issuer/nonce boundary (SPEC §5)", []claim{{"a:b", "c", nil}, {"a", "b:c", nil}, {"a:b", "c", ErrReplayed}, {"a", "b:c", ErrReplayed}}},
+		{"length boundary", []claim{{"ab", "c", nil}, {"a", "bc", nil}, {"", "abc", nil}, {"abc", "", nil}}},
+		{"empty issuer and nonce", []claim{{"", "", nil}, {"", "", ErrReplayed}}},
+		{"hash tag in nonce", []claim{{"user:1:1", "{x}", nil}, {"user:1:1", "{x}", ErrReplayed}, {"user:1:1", "{y}", nil}}},
+		{"longest nonce, long issuer", []claim{{long, long, nil}, {long, long + "x", nil}, {long, long, ErrReplayed}}},
+		{"binary bytes", []claim{{"\x00\xff", "\x00", nil}, {"\x00", "\xff\x00", nil}, {"\x00\xff", "\x00", ErrReplayed}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newTestRedis(t, client, testPrefix(t))
+			for i, c := range tt.claims {
+				if _, err := s.Claim(t.Context(), c.issuer, c.nonce, inAMinute()); !errors.Is(err, c.want) {
+					t.Fatalf("claim %d (%q, %q) = %v, want %v", i, c.issuer, c.nonce, err, c.want)
+				}
+			}
+		})
+	}
+}
+
+func TestRedisClaimExpiry(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := testRedisClient(t, srv.Addr())
+
+	t.Run("held until until, by PXAT", func(t *testing.T) {
+		t.Parallel()
+		s := newTestRedis(t, client, testPrefix(t))
+		until := time.Now().Add(time.Hour).Truncate(time.Millisecond).Add(123 * time.Millisecond)
+		if _, err := s.Claim(t.Context(), "user:1:1", "n", until); err != nil {
+			t.Fatal(err)
+		}
+		got := srv.Do("PEXPIRETIME", s.key("user:1:1", "n"))
+		if want := strconv.FormatInt(until.UnixMilli(), 10); got != want {
+			t.Errorf("PEXPIRETIME = %s, want %s (until)", got, want)
+		}
+	})
+
+	t.Run("until already past: held for redisMinHold", func(t *testing.T) {
+		t.Parallel()
+		s := newTestRedis(t, client, testPrefix(t))
+		before := time.Now()
+		if _, err := s.Claim(t.Context(), "user:1:1", "n", before.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		after := time.Now()
+		if _, err := s.Claim(t.Context(), "user:1:1", "n", before.Add(-time.Hour)); !errors.Is(err, ErrReplayed) {
+			t.Errorf("second claim of a past pair = %v, want ErrReplayed", err)
+		}
+		got, _ := strconv.ParseInt(srv.Do("PEXPIRETIME", s.key("user:1:1", "n")), 10, 64)
+		if lo, hi := before.Add(redisMinHold).UnixMilli(), after.Add(redisMinHold).UnixMilli(); got < lo || got > hi {
+			t.Errorf("PEXPIRETIME = %d, want within [%d, %d]", got, lo, hi)
+		}
+	})
+
+	t.Run("forgotten after until", func(t *testing.T) {
+		t.Parallel()
+		s := newTestRedis(t, client, testPrefix(t))
+		start := time.Now()
+		if _, err := s.Claim(t.Context(), "user:1:1", "n", start); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(start.Add(redisMinHold + 100*time.Millisecond)))
+		if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); err != nil {
+			t.Errorf("claim after expiry = %v, want nil", err)
+		}
+	})
+}
+
+func TestRedisKeyFormat(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := testRedisClient(t, srv.Addr())
+	s := newTestRedis(t, client)
+
+	// Pinned: processes of two versions sharing one Redis must agree.
+	if got, want := s.key("user:543210:23", "nonce-1"), "amojwt:nonce:fab90c91f2dfdb8c2e055a66c2f273ca"; got != want {
+		t.Errorf("key = %q, want %q", got, want)
+	}
+
+	tests := []struct{ name, issuer, nonce string }{
+		{"AMO key", "user:543210:23", "0.8472"},
+		{"empty", "", ""},
+		{"hash tag", "user:1:1", "{slot7}"},
+		{"braces in issuer", "{a}", "}{"},
+		{"longest nonce", "user:1:1", strings.Repeat("\xff", 256)},
+		{"longer than the stack buffer", strings.Repeat("i", 400), strings.Repeat("n", 400)},
+	}
+	seen := map[string]string{}
+	for _, tt := range tests {
+		k := s.key(tt.issuer, tt.nonce)
+		rest, ok := strings.CutPrefix(k, DefaultRedisKeyPrefix)
+		if !ok || len(rest) != 2*redisKeyHashBytes {
+			t.Errorf("%s: key %q: want prefix + %d characters", tt.name, k, 2*redisKeyHashBytes)
+		}
+		if _, err := hex.DecodeString(rest); err != nil || strings.ToLower(rest) != rest {
+			t.Errorf("%s: key %q: want lowercase hex after the prefix", tt.name, k)
+		}
+		// The same construction, written out independently.
+		h := sha256.New()
+		binary.Write(h, binary.BigEndian, uint64(len(tt.issuer)))
+		h.Write([]byte(tt.issuer))
+		binary.Write(h, binary.BigEndian, uint64(len(tt.nonce)))
+		h.Write([]byte(tt.nonce))
+		if want := DefaultRedisKeyPrefix + hex.EncodeToString(h.Sum(nil)[:redisKeyHashBytes]); k != want {
+			t.Errorf("%s: key %q, want %q", tt.name, k, want)
+		}
+		if other, dup := seen[k]; dup {
+			t.Errorf("%s and %s share key %q", tt.name, other, k)
+		}
+		seen[k] = tt.name
+	}
+
+	// In Redis: the claim's key and the marker, nothing else.
+	p := newTestRedis(t, client, WithRedisKeyPrefix("custom:"))
+	if _, err := p.Claim(t.Context(), "user:1:1", "{tag}", inAMinute()); err != nil {
+		t.Fatal(err)
+	}
+	want := p.key("user:1:1", "{tag}") + "\ncustom:epoch"
+	got := strings.Split(srv.Do("KEYS", "custom:*"), "\n")
+	if len(got) != 2 || got[0]+"\n"+got[1] != want && got[1]+"\n"+got[0] != want {
+		t.Errorf("KEYS custom:* = %q, want the claim's key and custom:epoch", got)
+	}
+}
+
+func TestNewRedisOptions(t *testing.T) {
+	t.Parallel()
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialed
+	t.Cleanup(func() { client.Close() })
+	tests := []struct {
+		name   string
+		client redis.UniversalClient
+		opts   []RedisOption
+		ok     bool
+	}{
+		{"defaults", client, nil, true},
+		{"nil client", nil, nil, false},
+		{"empty prefix", client, []RedisOption{WithRedisKeyPrefix("")}, false},
+		{"zero timeout", client, []RedisOption{WithRedisTimeout(0)}, false},
+		{"negative timeout", client, []RedisOption{WithRedisTimeout(-time.Second)}, false},
+		{"wait", client, []RedisOption{WithRedisWait(1, 100*time.Millisecond)}, true},
+		{"wait, no replicas", client, []RedisOption{WithRedisWait(0, 100*time.Millisecond)}, true},
+		{"wait, negative replicas", client, []RedisOption{WithRedisWait(-1, 100*time.Millisecond)}, false},
+		{"wait timeout zero (blocks forever)", client, []RedisOption{WithRedisWait(1, 0)}, false},
+		{"wait timeout under 1ms", client, []RedisOption{WithRedisWait(1, time.Microsecond)}, false},
+		{"wait timeout = store timeout", client, []RedisOption{WithRedisWait(1, DefaultRedisTimeout)}, false},
+		{"wait timeout within a longer store timeout", client, []RedisOption{WithRedisTimeout(time.Second), WithRedisWait(2, 500*time.Millisecond)}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := NewRedis(tt.client, tt.opts...)
+			if (err == nil) != tt.ok {
+				t.Fatalf("NewRedis = %v, %v; want ok %v", s, err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestRedisTimeout(t *testing.T) {
+	t.Parallel()
+	const timeout = 100 * time.Millisecond
+	for _, ctxTimeouts := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", ctxTimeouts), func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Start(t)
+			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: ctxTimeouts})
+			t.Cleanup(func() { client.Close() })
+			s := newTestRedis(t, client, WithRedisTimeout(timeout))
+			if s.async == ctxTimeouts {
+				t.Fatalf("async = %v with ContextTimeoutEnabled = %v", s.async, ctxTimeouts)
+			}
+			if _, err := s.Claim(t.Context(), "user:1:1", "before", inAMinute()); err != nil {
+				t.Fatal(err)
+			}
+
+			srv.Pause()
+			start := time.Now()
+			_, err := s.Claim(t.Context(), "user:1:1", "paused", inAMinute())
+			if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("claim on a stalled server = %v, want ErrUnavailable and DeadlineExceeded", err)
+			}
+			// A generous bound: the point is "bounded", not how fast.
+			if elapsed := time.Since(start); elapsed > timeout+time.Second {
+				t.Errorf("claim on a stalled server took %v with a %v timeout", elapsed, timeout)
+			}
+			if err := s.Ping(t.Context()); !errors.Is(err, ErrUnavailable) {
+				t.Errorf("Ping on a stalled server = %v, want ErrUnavailable", err)
+			}
+			srv.Resume()
+
+			// The same store recovers; the claim that timed out may or may
+			// not have been written, so only a fresh nonce has a known answer.
+			if err := pollClaim(t, s, "user:1:1", "after"); err != nil {
+				t.Errorf("claim after Resume = %v, want nil", err)
+			}
+			if err := s.Ping(t.Context()); err != nil {
+				t.Errorf("Ping after Resume = %v", err)
+			}
+		})
+	}
+}
+
+// pollClaim claims a fresh pair until the store answers something other
+// than ErrUnavailable (a client reconnecting), for at most 5 s.
+func pollClaim(t *testing.T, s *Redis, issuer, nonce string) error {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := s.Claim(t.Context(), issuer, nonce, inAMinute())
+		if !errors.Is(err, ErrUnavailable) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRedisCallerContext(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := newTestRedis(t, testRedisClient(t, srv.Addr()))
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.Claim(ctx, "user:1:1", "n", inAMinute()); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Errorf("claim with a cancelled context = %v, want ErrUnavailable and Canceled", err)
+	}
+
+	srv.Pause()
+	defer srv.Resume()
+	ctx, cancel = context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := s.Claim(ctx, "user:1:1", "n", inAMinute()); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("claim past the caller's deadline = %v, want ErrUnavailable and DeadlineExceeded", err)
+	}
+}
+
+func TestRedisServerKilled(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	// A short timeout: go-redis keeps redialling a dead server.
+	s := newTestRedis(t, testRedisClient(t, srv.Addr()), WithRedisTimeout(300*time.Millisecond))
+	if err := pollClaim(t, s, "user:1:1", "warm-up"); err != nil {
+		t.Fatal(err)
+	}
+	epoch, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Kill()
+	if _, err := s.Claim(t.Context(), "user:1:1", "n2", inAMinute()); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("claim with the server down = %v, want ErrUnavailable", err)
+	}
+	if err := s.Ping(t.Context()); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Ping with the server down = %v, want ErrUnavailable", err)
+	}
+
+	time.Sleep(2 * time.Millisecond) // a new epoch must be a later millisecond
+	srv.Restart()                    // empty: nothing was persisted
+	// The same store, without being recreated, takes claims again once the
+	// client has reconnected; the pair is forgotten (the reset guard's
+	// reason to exist) and the epoch is new.
+	if err := pollClaim(t, s, "user:1:1", "probe"); err != nil {
+		t.Fatalf("claim after restart = %v", err)
+	}
+	newEpoch, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
+	if err != nil {
+		t.Fatalf("claim after restart = %v, want nil (the server lost its data)", err)
+	}
+	if !newEpoch.After(epoch) {
+		t.Errorf("epoch after restart %v, want later than %v", newEpoch, epoch)
+	}
+}
+
+func TestRedisResetGuard(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := testRedisClient(t, srv.Addr())
+
+	t.Run("epoch kept across claims and stores", func(t *testing.T) {
+		t.Parallel()
+		before := time.Now().Truncate(time.Millisecond)
+		s := newTestRedis(t, client, testPrefix(t))
+		e1, err := s.Claim(t.Context(), "user:1:1", "n1", inAMinute())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e1.Before(before) || e1.After(time.Now()) {
+			t.Errorf("first epoch %v, want the time of the first claim (after %v)", e1, before)
+		}
+		e2, err := s.Claim(t.Context(), "user:1:1", "n2", inAMinute())
+		if err != nil || !e2.Equal(e1) {
+			t.Errorf("second claim = %v, %v; want epoch %v", e2, err, e1)
+		}
+		// Another process (a new store on the same Redis) sees the same epoch:
+		// restarting amojwt does not move it (SPEC §5).
+		other := newTestRedis(t, client, testPrefix(t))
+		e3, err := other.Claim(t.Context(), "user:1:1", "n3", inAMinute())
+		if err != nil || !e3.Equal(e1) {
+			t.Errorf("claim from another store = %v, %v; want epoch %v", e3, err, e1)
+		}
+		if got := srv.Do("GET", "test:"+t.Name()+":epoch"); got != strconv.FormatInt(e1.UnixMilli(), 10) {
+			t.Errorf("marker holds %q, want %d", got, e1.UnixMilli())
+		}
+	})
+
+	t.Run("guard off", func(t *testing.T) {
+		t.Parallel()
+		s := newTestRedis(t, client, testPrefix(t), WithRedisResetGuard(false))
+		epoch, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
+		if err != nil || !epoch.IsZero() {
+			t.Errorf("claim = %v, %v; want the zero epoch", epoch, err)
+		}
+		if got := srv.Do("EXISTS", "test:"+t.Name()+":epoch"); got != "0" {
+			t.Errorf("guard off wrote a marker")
+		}
+	})
+
+	t.Run("marker not a time", func(t *testing.T) {
+		t.Parallel()
+		s := newTestRedis(t, client, testPrefix(t))
+		srv.Do("SET", "test:"+t.Name()+":epoch", "yesterday")
+		if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("claim with a garbled marker = %v, want ErrUnavailable", err)
+		}
+	})
+}
+
+// TestRedisFlushAll runs alone on its server: FLUSHALL is server-wide.
+func TestRedisFlushAll(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := newTestRedis(t, testRedisClient(t, srv.Addr()))
+	epoch, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // a new epoch must be a later millisecond
+	srv.FlushAll()
+	// The very next claim notices: it starts and returns a new epoch.
+	newEpoch, err := s.Claim(t.Context(), "user:1:1", "other", inAMinute())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !newEpoch.After(epoch) {
+		t.Errorf("epoch after FLUSHALL %v, want later than %v", newEpoch, epoch)
+	}
+	again, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
+	if err != nil || !again.Equal(newEpoch) {
+		t.Errorf("claim of the flushed pair = %v, %v; want nil and epoch %v", again, err, newEpoch)
+	}
+}
+
+// claimWithValue runs one claim of key with a chosen value, as Claim does
+// with a fresh one.
+func claimWithValue(t *testing.T, s *Redis, key, value string) error {
+	t.Helper()
+	_, err := s.claim(t.Context(), &redisClaim{
+		key: key, value: value, until: inAMinute(),
+		deadline: time.Now().Add(s.timeout), done: make(chan struct{}),
+	})
+	return err
+}
+
+func TestRedisRetriedClaim(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+
+	t.Run("same claim sent twice", func(t *testing.T) {
+		t.Parallel()
+		s := newTestRedis(t, testRedisClient(t, srv.Addr()), testPrefix(t))
+		key := s.key("user:1:1", "n")
+		if err := claimWithValue(t, s, key, "request-1"); err != nil {
+			t.Fatal(err)
+		}
+		// What a go-redis retry looks like to Redis: the same SET again.
+		if err := claimWithValue(t, s, key, "request-1"); err != nil {
+			t.Errorf("the same claim again = %v, want nil (our own write)", err)
+		}
+		if err := claimWithValue(t, s, key, "request-2"); !errors.Is(err, ErrReplayed) {
+			t.Errorf("another claim of the pair = %v, want ErrReplayed", err)
+		}
+	})
+
+	t.Run("reply lost on the wire", func(t *testing.T) {
+		t.Parallel()
+		proxy := redistest.NewProxy(t, srv.Addr())
+		s := newTestRedis(t, testRedisClient(t, proxy.Addr()), testPrefix(t))
+		// Warm up the connection (and create the marker) first, so the
+		// dropped reply is the claim's.
+		if _, err := s.Claim(t.Context(), "user:1:1", "warm-up", inAMinute()); err != nil {
+			t.Fatal(err)
+		}
+		proxy.DropReplyAfter([]byte(s.key("user:1:1", "n")))
+		if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); err != nil {
+			t.Errorf("claim whose first reply was lost = %v, want nil", err)
+		}
+		if proxy.Dropped() != 1 {
+			t.Fatalf("the proxy dropped %d replies, want 1", proxy.Dropped())
+		}
+		if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrReplayed) {
+			t.Errorf("replay after the retried claim = %v, want ErrReplayed", err)
+		}
+	})
+}
+
+// claimAll runs one claim per nonce, all at once, and counts the answers.
+func claimAll(t *testing.T, s *Redis, nonces []string) (ok, replayed int) {
+	t.Helper()
+	start := make(chan struct{})
+	errs := make([]error, len(nonces))
+	var wg sync.WaitGroup
+	for i, n := range nonces {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.Claim(t.Context(), "user:1:1", n, inAMinute())
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrReplayed):
+			replayed++
+		default:
+			t.Errorf("claim = %v", err)
+		}
+	}
+	return ok, replayed
+}
+
+// testConcurrentClaims is SPEC §5's "of N simultaneous requests with one
+// token, exactly one succeeds", and its mix with other tokens.
+func testConcurrentClaims(t *testing.T, client redis.UniversalClient) {
+	t.Run("200 claims of one pair", func(t *testing.T) {
+		t.Parallel()
+		s := newTestRedis(t, client, testPrefix(t))
+		nonces := make([]string, 200)
+		for i := range nonces {
+			nonces[i] = "same"
+		}
+		if ok, replayed := claimAll(t, s, nonces); ok != 1 || replayed != 199 {
+			t.Errorf("%d succeeded and %d replayed, want 1 and 199", ok, replayed)
+		}
+	})
+	t.Run("200 claims of 50 pairs", func(t *testing.T) {
+		t.Parallel()
+		s := newTestRedis(t, client, testPrefix(t))
+		nonces := make([]string, 200)
+		for i := range nonces {
+			nonces[i] = strconv.Itoa(i % 50)
+		}
+		if ok, replayed := claimAll(t, s, nonces); ok != 50 || replayed != 150 {
+			t.Errorf("%d succeeded and %d replayed, want 50 and 150", ok, replayed)
+		}
+	})
+}
+
+func TestRedisConcurrentClaims(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	for _, ctxTimeouts := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", ctxTimeouts), func(t *testing.T) {
+			t.Parallel()
+			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: ctxTimeouts})
+			t.Cleanup(func() { client.Close() })
+			testConcurrentClaims(t, client)
+		})
+	}
+}
+
+func TestRedisMaxPending(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := newTestRedis(t, testRedisClient(t, srv.Addr()), WithRedisTimeout(2*time.Second))
+	srv.Pause()
+
+	// One claim in flight, stuck; redisMaxPending more queued behind it.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer srv.Resume() // before the Wait: the queue then drains at once
+	for i := range redisMaxPending + 1 {
+		wg.Go(func() { _, _ = s.Claim(t.Context(), "user:1:1", strconv.Itoa(i), inAMinute()) })
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.pending)
+		s.mu.Unlock()
+		if n == redisMaxPending {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d claims queued, want %d", n, redisMaxPending)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err := s.Claim(t.Context(), "user:1:1", "one too many", inAMinute())
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("claim beyond the queue = %v, want ErrUnavailable at once (not a timeout)", err)
+	}
+}
+
+func TestRedisPing(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := newTestRedis(t, testRedisClient(t, srv.Addr()), WithRedisTimeout(300*time.Millisecond))
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping = %v", err)
+	}
+	srv.Kill()
+	if err := s.Ping(t.Context()); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Ping with the server down = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestRedisWaitStandalone(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t) // no replica: WAIT 1 cannot succeed
+	s := newTestRedis(t, testRedisClient(t, srv.Addr()), WithRedisWait(1, 20*time.Millisecond))
+	if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("claim with WAIT 1 and no replica = %v, want ErrUnavailable", err)
+	}
+	// Failing closed does not forget that the pair was written.
+	if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrReplayed) {
+		t.Errorf("second claim = %v, want ErrReplayed", err)
+	}
+}
+
+func TestRedisCluster(t *testing.T) {
+	t.Parallel()
+	cluster := redistest.StartCluster(t, 3, redistest.WithReplicas(1))
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cluster.Addrs(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { client.Close() })
+
+	t.Run("claims", func(t *testing.T) {
+		t.Run("concurrent", func(t *testing.T) { testConcurrentClaims(t, client) })
+		t.Run("keys spread over every master", func(t *testing.T) {
+			s := newTestRedis(t, client, testPrefix(t))
+			for i := range 30 {
+				if _, err := s.Claim(t.Context(), "user:1:1", strconv.Itoa(i), inAMinute()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, m := range cluster.Masters {
+				if m.Do("DBSIZE") == "0" {
+					t.Errorf("master %s holds no key", m.Addr())
+				}
+			}
+		})
+		t.Run("WAIT 1 with a replica each", func(t *testing.T) {
+			s := newTestRedis(t, client, testPrefix(t), WithRedisWait(1, time.Second))
+			for i := range 10 {
+				if _, err := s.Claim(t.Context(), "user:1:1", strconv.Itoa(i), inAMinute()); err != nil {
+					t.Fatalf("claim %d = %v", i, err)
+				}
+			}
+			if _, err := s.Claim(t.Context(), "user:1:1", "0", inAMinute()); !errors.Is(err, ErrReplayed) {
+				t.Errorf("replay = %v, want ErrReplayed", err)
+			}
+			if ok, replayed := claimAll(t, s, []string{"a", "b", "c", "a", "b", "c", "d"}); ok != 4 || replayed != 3 {
+				t.Errorf("%d succeeded and %d replayed, want 4 and 3", ok, replayed)
+			}
+		})
+		t.Run("WAIT 2 with one replica each", func(t *testing.T) {
+			s := newTestRedis(t, client, testPrefix(t), WithRedisWait(2, 20*time.Millisecond))
+			if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrUnavailable) {
+				t.Errorf("claim = %v, want ErrUnavailable", err)
+			}
+		})
+	})
+
+	// After the subtests above: FLUSHALL wipes every node.
+	s := newTestRedis(t, client)
+	epoch, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	cluster.FlushAll()
+	newEpoch, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
+	if err != nil || !newEpoch.After(epoch) {
+		t.Errorf("claim after FLUSHALL = %v, %v; want nil and an epoch later than %v", newEpoch, err, epoch)
+	}
+}
+
+func TestRedisSentinel(t *testing.T) {
+	t.Parallel()
+	g := redistest.StartSentinel(t)
+	client := redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName: redistest.MasterName, SentinelAddrs: []string{g.Addr()}, ContextTimeoutEnabled: true,
+	})
+	t.Cleanup(func() { client.Close() })
+	// WAIT 1: the claim is on the replica before Claim returns, so it
+	// survives the failover below.
+	s := newTestRedis(t, client, WithRedisWait(1, time.Second))
+	epoch, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrReplayed) {
+		t.Errorf("replay = %v, want ErrReplayed", err)
+	}
+
+	g.Failover()
+	// The client follows the Sentinel to the new master (after a few
+	// ErrUnavailable while it reconnects); the nonce and the epoch are there.
+	// (Without WAIT now: the old master may not be a replica yet.)
+	s = newTestRedis(t, client)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
+		if errors.Is(err, ErrUnavailable) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if !errors.Is(err, ErrReplayed) {
+			t.Errorf("replay after failover = %v, want ErrReplayed", err)
+		}
+		break
+	}
+	e, err := s.Claim(t.Context(), "user:1:1", "after", inAMinute())
+	if err != nil || !e.Equal(epoch) {
+		t.Errorf("claim after failover = %v, %v; want nil and epoch %v", e, err, epoch)
+	}
+}
