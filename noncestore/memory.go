@@ -28,13 +28,15 @@ const (
 	// claim examines for expired entries in its shard, so that reclaiming
 	// never needs a stop-the-world sweep.
 	memStepSlots = 4
-	// memQuotaBatch is how much capacity a shard takes from the store's
+	// memQuotaBatch is the most capacity a shard takes from the store's
 	// pool at a time, and about how much it keeps spare, so that the pool
 	// (one atomic counter) is touched once per tens of claims, not each.
 	memQuotaBatch = 64
 	// memRetries bounds the reclaim-and-retry rounds of a claim that found
-	// the store full.
-	memRetries = 3
+	// the store full, and memReclaimSlots the slots one round may sweep
+	// (about 100 µs of work), so that such a claim waits for little.
+	memRetries      = 3
+	memReclaimSlots = 1 << 15
 	// memKeyBuf holds the hashed message of a pair of a long issuer and a
 	// jti of the longest kind verifiers accept (SPEC §3 row 13: 256 bytes).
 	memKeyBuf = 512
@@ -153,6 +155,7 @@ func NewMemory(opts ...MemoryOption) (*Memory, error) {
 	m.pool.Store(int64(c.capacity))
 	for i := range m.shards {
 		m.shards[i].minExp.Store(math.MaxUint32)
+		m.shards[i].roundMin = math.MaxUint32
 	}
 	return m, nil
 }
@@ -241,12 +244,14 @@ func (m *Memory) claimIn(s *memShard, k memKey, now, exp uint32) error {
 	return err
 }
 
-// take moves up to want capacity from the pool to a shard's quota, and
-// returns how much it moved.
-func (m *Memory) take(want int64) int {
+// take moves capacity from the pool to a shard's quota, and returns how
+// much it moved: memQuotaBatch while the pool is large, less as it runs
+// low, so that near the capacity the last of it is not scattered as spare
+// over many shards while another claim looks for room.
+func (m *Memory) take() int {
 	for {
 		p := m.pool.Load()
-		n := min(p, want)
+		n := min(max(p/memShardCount, 1), memQuotaBatch, p)
 		if n <= 0 {
 			return 0
 		}
@@ -256,13 +261,16 @@ func (m *Memory) take(want int64) int {
 	}
 }
 
-// reclaim runs when a claim found no capacity. It sweeps the shards that
-// may hold expired entries and returns every shard's spare quota to the
-// pool, starting at shard first, until the pool has some. It reports
-// whether the pool has some: false means every slot holds a live nonce.
-// Each shard is locked for its own sweep only.
+// reclaim runs when a claim found no capacity. Starting at shard first, it
+// returns every shard's spare quota to the pool and sweeps the shards that
+// may hold expired entries, until the pool has some or it has swept
+// memReclaimSlots slots. It reports whether the pool has some: false means
+// the store is full of live nonces, or that the claim must fail closed
+// rather than wait for more sweeping (later claims go on with it). Each
+// shard is locked for its own sweep only.
 func (m *Memory) reclaim(now uint32, first int) bool {
-	for i := range memShardCount {
+	budget := memReclaimSlots
+	for i := 0; i < memShardCount && budget > 0; i++ {
 		if m.pool.Load() > 0 {
 			return true
 		}
@@ -273,6 +281,7 @@ func (m *Memory) reclaim(now uint32, first int) bool {
 		s.mu.Lock()
 		if s.minExp.Load() <= now {
 			s.sweep(now)
+			budget -= len(s.slots)
 		}
 		m.pool.Add(int64(s.quota - s.used))
 		s.quota = s.used
@@ -298,12 +307,16 @@ type memShard struct {
 	quota  int        // capacity taken from the pool: used <= quota
 	cursor int        // where the next incremental reclaim step starts
 	// minExp is at most the exp of every occupied slot (math.MaxUint32 when
-	// none), so a shard with minExp > now has nothing to reclaim; spare is
-	// quota > used. Both are written under mu and read without it by
+	// none), so a shard with minExp > now has nothing to reclaim. Storing an
+	// entry lowers it; sweeps set it exactly, and so does each round of the
+	// cursor over the table, from roundMin: the least exp the cursor kept or
+	// a claim stored since the cursor last passed slot 0. spare is quota >
+	// used. minExp and spare are written under mu and read without it by
 	// Memory.reclaim.
-	minExp atomic.Uint32
-	spare  atomic.Bool
-	_      [64]byte // keeps neighbouring shards' locks off one cache line
+	minExp   atomic.Uint32
+	roundMin uint32
+	spare    atomic.Bool
+	_        [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
 // claim runs a claim in s, whose lock the caller holds.
@@ -336,7 +349,7 @@ func (s *memShard) claim(m *Memory, k memKey, now, exp uint32) error {
 		return nil
 	}
 	if s.used == s.quota {
-		if s.quota += m.take(memQuotaBatch); s.used == s.quota {
+		if s.quota += m.take(); s.used == s.quota {
 			return errMemNoRoom
 		}
 	}
@@ -368,6 +381,7 @@ func (s *memShard) noteExp(exp uint32) {
 	if exp < s.minExp.Load() {
 		s.minExp.Store(exp)
 	}
+	s.roundMin = min(s.roundMin, exp)
 }
 
 // settle empties slot i if its entry has expired (reporting true), or else
@@ -399,19 +413,33 @@ func (s *memShard) settle(i int, now uint32, hole bool) (expired bool) {
 // step reclaims expired entries in the whole clusters that cover the next
 // memStepSlots slots after the cursor.
 func (s *memShard) step(now uint32) {
-	mask := len(s.slots) - 1
-	i := s.cursor & mask
-	for s.slots[i].exp != 0 { // start on a cluster boundary
-		i = (i + 1) & mask
+	i := s.cursor
+	for ; s.slots[i].exp != 0; i = s.advance(i) { // start on a cluster boundary
+		s.roundMin = min(s.roundMin, s.slots[i].exp)
 	}
 	for n := 0; n < memStepSlots; n++ {
-		i = (i + 1) & mask
+		i = s.advance(i)
 		hole := false
-		for ; s.slots[i].exp != 0; i, n = (i+1)&mask, n+1 {
-			hole = s.settle(i, now, hole) || hole
+		for ; s.slots[i].exp != 0; i, n = s.advance(i), n+1 {
+			if exp := s.slots[i].exp; s.settle(i, now, hole) {
+				hole = true
+			} else {
+				s.roundMin = min(s.roundMin, exp)
+			}
 		}
 	}
 	s.cursor = i
+}
+
+// advance returns the slot after i for the cursor; passing slot 0 ends a
+// round of the table, which makes roundMin the exact minExp.
+func (s *memShard) advance(i int) int {
+	i = (i + 1) & (len(s.slots) - 1)
+	if i == 0 {
+		s.minExp.Store(s.roundMin)
+		s.roundMin = math.MaxUint32
+	}
+	return i
 }
 
 // sweep reclaims every expired entry of the shard and sets minExp exactly.
@@ -435,6 +463,7 @@ func (s *memShard) sweep(now uint32) {
 		}
 	}
 	s.minExp.Store(least)
+	s.roundMin = least
 }
 
 // grow moves the live entries to a table twice as large and drops the
@@ -452,4 +481,5 @@ func (s *memShard) grow(now uint32) {
 		}
 	}
 	s.minExp.Store(least)
+	s.roundMin = least
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,9 @@ import (
 // memT0 is where the test clocks start: not on a whole second, so that the
 // rounding of expiries to seconds is exercised.
 var memT0 = time.Date(2025, 3, 1, 12, 0, 0, 300_000_000, time.UTC)
+
+// memLong is longer than the buffer Memory.key hashes on the stack.
+var memLong = strings.Repeat("x", memKeyBuf)
 
 // memTestClock is a clock that moves only when told to.
 type memTestClock struct{ ns atomic.Int64 }
@@ -171,6 +175,16 @@ func TestMemoryClaim(t *testing.T) {
 				{0, "a:b", "c", ttl, ErrReplayed},
 				{0, "a", "b:c", ttl, ErrReplayed},
 				{0, "", "", ttl, ErrReplayed},
+			},
+		},
+		{
+			name: "pairs longer than the hashing buffer",
+			ops: []op{
+				{0, "i", memLong + "1", ttl, nil},
+				{0, "i", memLong + "2", ttl, nil},
+				{0, memLong, "1", ttl, nil},
+				{0, "i", memLong + "1", ttl, ErrReplayed},
+				{0, memLong, "1", ttl, ErrReplayed},
 			},
 		},
 		{
