@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,10 +19,15 @@ import (
 const DefaultMemoryCapacity = 1_000_000
 
 const (
-	// memShardCount shards, each with its own lock and table, picked by the
-	// top bits of the keyed hash: concurrent claims rarely meet on a lock.
-	memShardBits  = 10
-	memShardCount = 1 << memShardBits
+	// A store has a power of two of shards, each with its own lock and
+	// table, picked by the top bits of the keyed hash: concurrent claims
+	// rarely meet on a lock. There are enough for a full store to hold at
+	// most memShardLoad nonces a shard, so that sweeping or growing a shard
+	// holds its lock for little time at any capacity; at least 64, at most
+	// 65536 (8 MB of shards).
+	memShardLoad    = 1024
+	memMinShardBits = 6
+	memMaxShardBits = 16
 	// memMinSlots is the table size of a shard's first claim.
 	memMinSlots = 16
 	// memStepSlots is how many slots (rounded up to whole clusters) each
@@ -33,10 +39,8 @@ const (
 	// (one atomic counter) is touched once per tens of claims, not each.
 	memQuotaBatch = 64
 	// memRetries bounds the reclaim-and-retry rounds of a claim that found
-	// the store full, and memReclaimSlots the slots one round may sweep
-	// (about 100 µs of work), so that such a claim waits for little.
-	memRetries      = 3
-	memReclaimSlots = 1 << 15
+	// the store full.
+	memRetries = 3
 	// memKeyBuf holds the hashed message of a pair of a long issuer and a
 	// jti of the longest kind verifiers accept (SPEC §3 row 13: 256 bytes).
 	memKeyBuf = 512
@@ -63,12 +67,14 @@ type memConfig struct {
 // The bound fails closed: a claim of a new nonce while n are live returns an
 // error wrapping ErrUnavailable (an HTTP 503, SPEC §7), and a live nonce is
 // never forgotten to make room. Replays of held nonces are still answered
-// with ErrReplayed. Room comes back as nonces expire.
+// with ErrReplayed. Room comes back as nonces expire: a claim that finds no
+// room first reclaims the expired nonces of as many shards as it takes.
 //
 // Each nonce takes one 20-byte slot (a 128-bit hash and a 32-bit expiry) in
 // open-addressing tables kept between 3/8 and 3/4 full, so n live nonces
 // take 27 to 54 bytes each: about 40 MB at 1,000,000. Tables grow with use
 // and are not shrunk, so the memory follows the peak, never above that bound.
+// The shards add 128 bytes per 1024 of capacity (at least 8 KB) up front.
 func WithCapacity(n int) MemoryOption {
 	return func(c *memConfig) error {
 		if n <= 0 {
@@ -116,19 +122,24 @@ func WithResetGuard(on bool) MemoryOption {
 //
 // Expiry is kept in whole seconds, rounded up: a pair is held while the
 // clock reads at most until, and forgotten within a second after. The store
-// is split into 1024 shards, each with its own lock; expired entries are
-// reclaimed a few slots at a time by every claim, and a whole shard (about
-// 1/1024 of the store) at once only when it must grow or the store is full,
-// so no claim waits for a sweep of the store.
+// is split into shards of at most about 1024 nonces (1024 shards at the
+// default capacity), each with its own lock. Expired entries are reclaimed
+// a few slots at a time by every claim, and a whole shard at once only when
+// it must grow or the store is full, so no claim waits for a sweep of the
+// store: a shard's lock is held for microseconds.
 type Memory struct {
-	shards  [memShardCount]memShard
+	shards  []memShard
+	shift   uint // a key's shard is its first word >> shift
 	seeds   [2]maphash.Seed
 	clock   func() time.Time
 	base    int64 // Unix seconds, a second before creation: ticks count from it
 	epoch   time.Time
 	errFull error
-	_       [64]byte     // keeps the fields above, read by every claim, off pool's cache line
+	_       [64]byte     // keeps the fields above, read by every claim, off the line below
 	pool    atomic.Int64 // capacity no shard holds as quota
+	// fullUntil is the tick before which the store is known to be full of
+	// live nonces (see reclaim).
+	fullUntil atomic.Uint32
 }
 
 var _ Store = (*Memory)(nil)
@@ -143,7 +154,10 @@ func NewMemory(opts ...MemoryOption) (*Memory, error) {
 		}
 	}
 	now := c.clock()
+	shardBits := min(max(bits.Len(uint(c.capacity-1)/memShardLoad), memMinShardBits), memMaxShardBits)
 	m := &Memory{
+		shards:  make([]memShard, 1<<shardBits),
+		shift:   uint(64 - shardBits),
 		seeds:   [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		clock:   c.clock,
 		base:    now.Unix() - 1,
@@ -169,12 +183,13 @@ func NewMemory(opts ...MemoryOption) (*Memory, error) {
 // over 504 bytes together.
 func (m *Memory) Claim(_ context.Context, issuer, nonce string, until time.Time) (epoch time.Time, err error) {
 	k := m.key(issuer, nonce)
-	s := &m.shards[k.shard()]
+	first := k.shard(m.shift)
+	s := &m.shards[first]
 	now, exp := m.tick(m.clock()), m.expiry(until)
 	err = m.claimIn(s, k, now, exp)
 	// Another claim may take what reclaim frees first: retry, boundedly.
 	for range memRetries {
-		if err != errMemNoRoom || !m.reclaim(now, k.shard()) {
+		if err != errMemNoRoom || !m.reclaim(now, first) {
 			break
 		}
 		err = m.claimIn(s, k, now, exp)
@@ -199,8 +214,10 @@ func (m *Memory) Ping(_ context.Context) error {
 // memKey is the keyed 128-bit hash of an (issuer, nonce) pair.
 type memKey [16]byte
 
-func (k *memKey) home() int  { return int(binary.LittleEndian.Uint64(k[:8])) }
-func (k *memKey) shard() int { return int(binary.LittleEndian.Uint64(k[:8]) >> (64 - memShardBits)) }
+func (k *memKey) home() int { return int(binary.LittleEndian.Uint64(k[:8])) }
+func (k *memKey) shard(shift uint) int {
+	return int(binary.LittleEndian.Uint64(k[:8]) >> shift)
+}
 
 // key hashes the issuer's length, the issuer and the nonce: the length makes
 // the message unambiguous, so distinct pairs are distinct messages.
@@ -251,7 +268,7 @@ func (m *Memory) claimIn(s *memShard, k memKey, now, exp uint32) error {
 func (m *Memory) take() int {
 	for {
 		p := m.pool.Load()
-		n := min(max(p/memShardCount, 1), memQuotaBatch, p)
+		n := min(max(p/int64(len(m.shards)), 1), memQuotaBatch, p)
 		if n <= 0 {
 			return 0
 		}
@@ -263,32 +280,38 @@ func (m *Memory) take() int {
 
 // reclaim runs when a claim found no capacity. Starting at shard first, it
 // returns every shard's spare quota to the pool and sweeps the shards that
-// may hold expired entries, until the pool has some or it has swept
-// memReclaimSlots slots. It reports whether the pool has some: false means
-// the store is full of live nonces, or that the claim must fail closed
-// rather than wait for more sweeping (later claims go on with it). Each
-// shard is locked for its own sweep only.
+// may hold expired entries, until the pool has some. It reports whether the
+// pool has some: false means that every slot holds a live nonce. Each shard
+// is locked for its own sweep only, and the sweeps are paid once: a swept
+// shard is skipped until one of its entries expires. A store found full
+// stays so until the next second (nothing expires sooner), so until then a
+// claim finding no room is refused at once, without looking again.
 func (m *Memory) reclaim(now uint32, first int) bool {
-	budget := memReclaimSlots
-	for i := 0; i < memShardCount && budget > 0; i++ {
+	if now < m.fullUntil.Load() {
+		return m.pool.Load() > 0
+	}
+	for i := range m.shards {
 		if m.pool.Load() > 0 {
 			return true
 		}
-		s := &m.shards[(first+i)%memShardCount]
+		s := &m.shards[(first+i)%len(m.shards)]
 		if s.minExp.Load() > now && !s.spare.Load() {
 			continue
 		}
 		s.mu.Lock()
 		if s.minExp.Load() <= now {
 			s.sweep(now)
-			budget -= len(s.slots)
 		}
 		m.pool.Add(int64(s.quota - s.used))
 		s.quota = s.used
 		s.spare.Store(false)
 		s.mu.Unlock()
 	}
-	return m.pool.Load() > 0
+	if m.pool.Load() > 0 {
+		return true
+	}
+	m.fullUntil.Store(now + 1)
+	return false
 }
 
 // memEntry is one slot of a shard's table: 20 bytes, no pointers.
