@@ -189,9 +189,13 @@ func BenchmarkMemoryShardHold(b *testing.B) {
 		{"store=1M", 1_000_000},
 		{"store=10M", 10_000_000},
 	} {
-		// The table a shard of this store has, filled to where it grows.
+		// The table a shard of a full store has, filled to where it grows.
+		m, err := NewMemory(WithCapacity(size.live))
+		if err != nil {
+			b.Fatal(err)
+		}
 		slots := memMinSlots
-		for slots*3/4 < size.live/memShardCount {
+		for slots*3/4 < size.live/len(m.shards) {
 			slots *= 2
 		}
 		full := &memShard{slots: make([]memEntry, slots)}

@@ -72,8 +72,8 @@ func checkMemInvariants(t testing.TB, m *Memory, capacity int) {
 			if e.exp < s.minExp.Load() {
 				t.Errorf("shard %d slot %d: exp %d below minExp %d", si, i, e.exp, s.minExp.Load())
 			}
-			if e.key.shard() != si {
-				t.Errorf("shard %d slot %d: key belongs to shard %d", si, i, e.key.shard())
+			if e.key.shard(m.shift) != si {
+				t.Errorf("shard %d slot %d: key belongs to shard %d", si, i, e.key.shard(m.shift))
 			}
 			for j := e.key.home() & (n - 1); j != i; j = (j + 1) & (n - 1) {
 				if s.slots[j].exp == 0 {
@@ -397,6 +397,34 @@ func TestMemoryConcurrentCapacity(t *testing.T) {
 	if wins.Load() != capacity {
 		t.Fatalf("store took %d nonces in all, want its capacity %d", wins.Load(), capacity)
 	}
+}
+
+// TestMemoryConcurrentChurn runs claims of a small key space from several
+// goroutines while the clock moves, so that claims, reclaiming and the
+// capacity quotas meet; the invariants are checked when it ends, and the
+// race detector watches.
+func TestMemoryConcurrentChurn(t *testing.T) {
+	t.Parallel()
+	const goroutines, each = 4, 5_000
+	m, clock := newMemTest(t, memT0, WithCapacity(300))
+	var done sync.WaitGroup
+	for g := range goroutines {
+		done.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 7))
+			for i := range each {
+				if g == 0 && i%50 == 0 {
+					clock.Advance(time.Second)
+				}
+				now := clock.Now()
+				nonce := fmt.Sprintf("n%d", rng.IntN(1_000))
+				_, err := m.Claim(context.Background(), "i", nonce, now.Add(time.Duration(rng.IntN(20))*time.Second))
+				if err != nil && !errors.Is(err, ErrReplayed) && !errors.Is(err, ErrUnavailable) {
+					t.Errorf("Claim: %v", err)
+				}
+			}
+		})
+	}
+	done.Wait()
 }
 
 // TestMemoryMatchesModel runs random claims on a small key space against a
