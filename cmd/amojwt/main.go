@@ -7,6 +7,7 @@
 //	amojwt serve --demo                      # mock AMO with a built-in demo key
 //	amojwt serve --keys keys.json            # with your keys (DESIGN.md format)
 //	amojwt sign --key K --secret S           # print a token for K
+//	amojwt inspect --secret S TOKEN          # why is TOKEN accepted or refused?
 //	amojwt version
 //	amojwt help [command]
 //
@@ -41,6 +42,7 @@ const envPrefix = "AMOJWT"
 
 // env is what a run of the program talks to, so tests can run it in-process.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	// program is how a user runs this program again, for the commands it
 	// prints: "go run ./cmd/amojwt" under go run, else os.Args[0].
@@ -58,19 +60,22 @@ func (e usageError) Error() string { return e.msg }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	e := env{stdout: os.Stdout, stderr: os.Stderr, program: programName(os.Args[0])}
+	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, program: programName(os.Args[0])}
 	err := run(ctx, os.Args[1:], e)
 	stop()
 	os.Exit(exitCode(err, e.stderr))
 }
 
 // exitCode reports err on w and returns the process exit status: 0 for
-// success or requested help, 2 for a usage error, 1 for anything else.
+// success or requested help, 2 for a usage error, 1 for anything else
+// (silently for a token inspect refused: its verdict is printed).
 func exitCode(err error, w io.Writer) int {
 	var ue usageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errNotAccepted):
+		return 1
 	case errors.As(err, &ue):
 		fmt.Fprintln(w, "amojwt:", err)
 		return 2
@@ -116,6 +121,9 @@ func newRootCommand(e env) *ffcli.Command {
 	}
 	serveCmd := newServeCommand(e, func(ctx context.Context, c *serveConfig) error { return serve(ctx, c, e) })
 	signCmd := newSignCommand(e, func(_ context.Context, c *signConfig) error { return c.print(e.stdout, time.Now()) })
+	inspectCmd := newInspectCommand(e, func(ctx context.Context, c *inspectConfig, token string) error {
+		return runInspect(ctx, c, token, e, time.Now())
+	})
 	versionCmd := &ffcli.Command{
 		Name:       "version",
 		ShortUsage: "amojwt version",
@@ -136,7 +144,7 @@ func newRootCommand(e env) *ffcli.Command {
 		Options:    parseOptions,
 		UsageFunc:  usage,
 	}
-	root.Subcommands = []*ffcli.Command{serveCmd, signCmd, versionCmd, helpCmd}
+	root.Subcommands = []*ffcli.Command{serveCmd, signCmd, inspectCmd, versionCmd, helpCmd}
 	helpCmd.Exec = func(_ context.Context, args []string) error {
 		target := root
 		if len(args) > 0 {
