@@ -331,11 +331,11 @@ type memShard struct {
 	cursor int        // where the next incremental reclaim step starts
 	// minExp is at most the exp of every occupied slot (math.MaxUint32 when
 	// none), so a shard with minExp > now has nothing to reclaim. Storing an
-	// entry lowers it; sweeps set it exactly, and so does each round of the
-	// cursor over the table, from roundMin: the least exp the cursor kept or
-	// a claim stored since the cursor last passed slot 0. spare is quota >
-	// used. minExp and spare are written under mu and read without it by
-	// Memory.reclaim.
+	// entry lowers it; sweeps set it exactly, and each round of the cursor
+	// over the table raises it again to roundMin: the least exp the cursor
+	// kept or a claim stored since the cursor last passed slot 0. spare is
+	// quota > used. minExp and spare are written under mu and read without
+	// it by Memory.reclaim.
 	minExp   atomic.Uint32
 	roundMin uint32
 	spare    atomic.Bool
@@ -455,7 +455,7 @@ func (s *memShard) step(now uint32) {
 }
 
 // advance returns the slot after i for the cursor; passing slot 0 ends a
-// round of the table, which makes roundMin the exact minExp.
+// round of the table, whose roundMin becomes minExp.
 func (s *memShard) advance(i int) int {
 	i = (i + 1) & (len(s.slots) - 1)
 	if i == 0 {
