@@ -82,9 +82,9 @@ func BenchmarkRedisClaimParallel(b *testing.B) {
 	}
 }
 
-// BenchmarkRawSetNX is the yardstick: go-redis's SET key 1 NX PXAT, one
+// BenchmarkRedisRawSetNX is the yardstick: go-redis's SET key 1 NX PXAT, one
 // command per call, no batching.
-func BenchmarkRawSetNX(b *testing.B) {
+func BenchmarkRedisRawSetNX(b *testing.B) {
 	setNX := func(c *redis.Client, i uint64, until time.Time) error {
 		return c.SetArgs(context.Background(), DefaultRedisKeyPrefix+strconv.FormatUint(i, 16), "1",
 			redis.SetArgs{Mode: "NX", ExpireAt: until}).Err()

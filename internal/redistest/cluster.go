@@ -75,7 +75,7 @@ func StartCluster(t testing.TB, masters int, opts ...ClusterOption) *Cluster {
 	}
 	waitUntil(t, "every node knows every other", func() bool {
 		for _, n := range all {
-			if infoField(n.Do("CLUSTER", "INFO"), "cluster_known_nodes") != strconv.Itoa(len(all)) {
+			if infoField(n.poll("CLUSTER", "INFO"), "cluster_known_nodes") != strconv.Itoa(len(all)) {
 				return false
 			}
 		}
@@ -86,12 +86,12 @@ func StartCluster(t testing.TB, masters int, opts ...ClusterOption) *Cluster {
 	}
 	waitUntil(t, "cluster_state:ok on every node with replicas in sync", func() bool {
 		for _, n := range all {
-			if infoField(n.Do("CLUSTER", "INFO"), "cluster_state") != "ok" {
+			if infoField(n.poll("CLUSTER", "INFO"), "cluster_state") != "ok" {
 				return false
 			}
 		}
 		for _, r := range c.Replicas {
-			if infoField(r.Do("INFO", "replication"), "master_link_status") != "up" {
+			if infoField(r.poll("INFO", "replication"), "master_link_status") != "up" {
 				return false
 			}
 		}

@@ -30,7 +30,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 	g := &Sentinel{Master: Start(t)}
 	g.Replica = Start(t, WithConfig("replicaof 127.0.0.1 "+strconv.Itoa(g.Master.Port())))
 	waitUntil(t, "replica in sync", func() bool {
-		return infoField(g.Replica.Do("INFO", "replication"), "master_link_status") == "up"
+		return infoField(g.Replica.poll("INFO", "replication"), "master_link_status") == "up"
 	})
 
 	p := process{bin: "redis-sentinel", lines: []string{
@@ -47,7 +47,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 	// SENTINEL REPLICAS is a flat field/value list per replica; with one
 	// replica, the first "flags" and "master-link-status" are its own.
 	waitUntil(t, "sentinel connected to the replica", func() bool {
-		r := g.Sentinel.Do("SENTINEL", "REPLICAS", MasterName)
+		r := g.Sentinel.poll("SENTINEL", "REPLICAS", MasterName)
 		return strings.Contains(r, "\nport\n"+strconv.Itoa(g.Replica.Port())+"\n") &&
 			strings.Contains(r, "\nflags\nslave\n") &&
 			strings.Contains(r, "\nmaster-link-status\nok\n")
@@ -67,8 +67,8 @@ func (g *Sentinel) Failover() {
 	g.Sentinel.Do("SENTINEL", "FAILOVER", MasterName)
 	want := "127.0.0.1\n" + strconv.Itoa(g.Replica.Port())
 	waitUntil(g.Sentinel.t, "failover to the replica", func() bool {
-		return g.Sentinel.Do("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MasterName) == want &&
-			infoField(g.Replica.Do("INFO", "replication"), "role") == "master"
+		return g.Sentinel.poll("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MasterName) == want &&
+			infoField(g.Replica.poll("INFO", "replication"), "role") == "master"
 	})
 	g.Master, g.Replica = g.Replica, g.Master
 }

@@ -33,7 +33,8 @@ import (
 	"time"
 )
 
-// startTimeout bounds how long one process may take to answer PING.
+// startTimeout bounds how long a process may take to start, a cluster or
+// a Sentinel to settle, and one command sent by Do (a busy machine is slow).
 const startTimeout = 10 * time.Second
 
 // InstallHint is the command that installs what this package needs.
@@ -280,10 +281,17 @@ func (s *Server) FlushAll() {
 // connection error or a Redis error fails the test.
 func (s *Server) Do(args ...string) string {
 	s.t.Helper()
-	r, err := s.command(5*time.Second, args...)
+	r, err := s.command(startTimeout, args...)
 	if err != nil {
 		s.t.Fatalf("redistest: %s on %s: %v", args[0], s.Addr(), err)
 	}
+	return r
+}
+
+// poll sends one command for a wait loop: an error (a busy machine, a
+// server not ready yet) is an empty reply, and the loop tries again.
+func (s *Server) poll(args ...string) string {
+	r, _ := s.command(time.Second, args...)
 	return r
 }
 
