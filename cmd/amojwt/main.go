@@ -8,6 +8,7 @@
 //	amojwt serve --keys keys.json            # with your keys (DESIGN.md format)
 //	amojwt sign --key K --secret S           # print a token for K
 //	amojwt inspect --secret S TOKEN          # why is TOKEN accepted or refused?
+//	amojwt keygen --keys keys.json           # a new API key and secret, added to keys.json
 //	amojwt version
 //	amojwt help [command]
 //
@@ -144,7 +145,8 @@ func newRootCommand(e env) *ffcli.Command {
 		Options:    parseOptions,
 		UsageFunc:  usage,
 	}
-	root.Subcommands = []*ffcli.Command{serveCmd, signCmd, inspectCmd, versionCmd, helpCmd}
+	keygenCmd := newKeygenCommand(e, func(_ context.Context, c *keygenConfig) error { return runKeygen(c, e.stdout) })
+	root.Subcommands = []*ffcli.Command{serveCmd, signCmd, inspectCmd, keygenCmd, versionCmd, helpCmd}
 	helpCmd.Exec = func(_ context.Context, args []string) error {
 		target := root
 		if len(args) > 0 {
