@@ -61,16 +61,35 @@ func (g *Sentinel) Addr() string { return g.Sentinel.Addr() }
 
 // Failover makes the Sentinel promote the replica (SENTINEL FAILOVER) and
 // waits until it reports the replica as master; then Master and Replica are
-// swapped, so Master is the new master.
+// swapped, so Master is the new master. A failover that the Sentinel
+// aborts (on a busy machine it may find the replica's state too old) is
+// asked for again.
 func (g *Sentinel) Failover() {
 	g.Sentinel.t.Helper()
 	g.Sentinel.Do("SENTINEL", "FAILOVER", MasterName)
 	want := "127.0.0.1\n" + strconv.Itoa(g.Replica.Port())
 	waitUntil(g.Sentinel.t, "failover to the replica", func() bool {
-		return g.Sentinel.poll("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MasterName) == want &&
-			infoField(g.Replica.poll("INFO", "replication"), "role") == "master"
+		if g.Sentinel.poll("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MasterName) == want {
+			return infoField(g.Replica.poll("INFO", "replication"), "role") == "master"
+		}
+		flags := listField(g.Sentinel.poll("SENTINEL", "MASTER", MasterName), "flags")
+		if flags != "" && !strings.Contains(flags, "failover_in_progress") {
+			g.Sentinel.poll("SENTINEL", "FAILOVER", MasterName)
+		}
+		return false
 	})
 	g.Master, g.Replica = g.Replica, g.Master
+}
+
+// listField reads the value after name in a flattened field/value reply.
+func listField(reply, name string) string {
+	lines := strings.Split(reply, "\n")
+	for i := 0; i+1 < len(lines); i += 2 {
+		if lines[i] == name {
+			return lines[i+1]
+		}
+	}
+	return ""
 }
 
 func waitUntil(t testing.TB, what string, ok func() bool) {

@@ -11,7 +11,8 @@
 // When redis-server is not installed, tests skip with an install hint, unless
 // the environment variable CI is set: in CI a missing binary fails the test.
 //
-// Methods that can fail call t.Fatal, so call them from the test goroutine.
+// Methods that can fail call t.Fatal on the test that started the server,
+// so call them from that test's goroutine.
 package redistest
 
 import (
@@ -37,8 +38,8 @@ import (
 // a Sentinel to settle, and one command sent by Do (a busy machine is slow).
 const startTimeout = 10 * time.Second
 
-// InstallHint is the command that installs what this package needs.
-const InstallHint = "apt-get install redis-server redis-tools"
+// installHint is the command that installs what this package needs.
+const installHint = "apt-get install redis-server redis-tools"
 
 // Option configures a server started by Start.
 type Option func(*config)
@@ -67,7 +68,6 @@ type Server struct {
 	mu     sync.Mutex
 	proc   *os.Process
 	exited chan struct{}
-	log    *logBuffer
 }
 
 // Start starts a redis-server on a free loopback port and waits until it
@@ -130,7 +130,7 @@ func binary(t testing.TB, name string) string {
 	if err == nil {
 		return p
 	}
-	msg := fmt.Sprintf("redistest: %s not found on PATH; install it with `%s`", name, InstallHint)
+	msg := fmt.Sprintf("redistest: %s not found on PATH; install it with `%s`", name, installHint)
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg + " (CI is set, so this is a failure, not a skip)")
 	}
@@ -188,7 +188,7 @@ func (s *Server) launch() error {
 		close(exited)
 	}()
 	s.mu.Lock()
-	s.proc, s.exited, s.log = cmd.Process, exited, log
+	s.proc, s.exited = cmd.Process, exited
 	s.mu.Unlock()
 
 	deadline := time.Now().Add(startTimeout)
@@ -221,13 +221,6 @@ func (s *Server) Addr() string {
 
 // Port is the server's TCP port.
 func (s *Server) Port() int { return s.port }
-
-// Log returns what the process has written to stdout and stderr.
-func (s *Server) Log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.String()
-}
 
 // Kill stops the server at once with SIGKILL (its data is gone: nothing is
 // persisted) and waits for it to exit. Clients then get connection errors.
