@@ -1,28 +1,55 @@
 package main
 
 import (
+	"bytes"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/amojwt/amojwt/middleware"
+	"github.com/amojwt/amojwt/verifier"
 )
+
+// Headers of a forward-auth refusal, for proxies that build the client's
+// answer themselves (nginx auth_request keeps only the status of the
+// subrequest): the response serve would send.
+const (
+	// headerStatus is the status serve would answer with: 401, or 503 for
+	// a store outage (which forward-auth sends as a 401, see
+	// writeForwardAuthError).
+	headerStatus = "X-Amo-Status"
+	// headerError is the JSON body, {"detail":"<AMO text>"}.
+	headerError = "X-Amo-Error"
+)
+
+// newForwardAuthHandler returns serve's /auth endpoint: the middleware
+// (logging to logger, counting in m) in front of forwardAuth, refusals
+// written by forwardAuthRefusal, and with c.trustForwarded the method, URI
+// and client of the log line taken from the proxy's headers.
+func newForwardAuthHandler(v *verifier.Verifier, c *serveConfig, logger *slog.Logger, m *metrics) http.Handler {
+	refusal := newForwardAuthRefusal(c.realm)
+	h := middleware.New(v,
+		middleware.WithRealm(c.realm),
+		middleware.WithLogger(logger),
+		middleware.WithErrorWriter(func(w http.ResponseWriter, _ *http.Request, err *verifier.Error) {
+			m.countHeaderRefusal(err)
+			refusal.write(w, err)
+		}),
+	)(http.HandlerFunc(forwardAuth))
+	if c.trustForwarded {
+		return trustForwarded(h)
+	}
+	return h
+}
 
 // forwardAuth answers an authenticated forward-auth request (nginx
 // auth_request, Traefik ForwardAuth, Caddy forward_auth): 200, an empty
-// body, and the caller in headers the proxy copies to the upstream:
-//
-//	X-Amo-User-Id  the user id (decimal)
-//	X-Amo-Issuer   the API key (the iss claim)
-//	X-Amo-Jti      the jti, when the token has one
-//
-// Issuer and jti are percent-encoded as URL path segments (url.PathEscape;
-// AMO keys and common nonces come through unchanged), so whatever a client
-// put in its jti is a valid header value. Refusals never get here: the
-// middleware answers them with AMO's 401 or a 503.
-//
-// The upstream must trust these headers only from the proxy, which must
-// overwrite any X-Amo-* header the client sent.
+// body, and the caller in the identity headers the proxy copies to the
+// upstream (setIdentity). Refusals never get here: the middleware answers
+// them with forwardAuthRefusal.
 func forwardAuth(w http.ResponseWriter, r *http.Request) {
 	p, ok := middleware.PrincipalFrom(r.Context())
 	if !ok {
@@ -30,11 +57,107 @@ func forwardAuth(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "", http.StatusUnauthorized)
 		return
 	}
-	h := w.Header()
-	h.Set("X-Amo-User-Id", strconv.FormatInt(p.UserID, 10))
-	h.Set("X-Amo-Issuer", url.PathEscape(p.Issuer))
-	if p.Nonce != "" {
-		h.Set("X-Amo-Jti", url.PathEscape(p.Nonce))
-	}
+	setIdentity(w.Header(), p)
 	w.WriteHeader(http.StatusOK)
+}
+
+// forwardAuthRefusal writes the refusals of the forward-auth endpoint. A
+// proxy turns any status but 2xx, 401 and 403 from its auth endpoint into a
+// 500 (nginx auth_request does), so a store outage, which serve answers 503
+// (SPEC §7), is sent as 401 with the 503's body and Retry-After: 1, and
+// X-Amo-Status: 503 so that a proxy's configuration can answer 503 itself.
+// Every refusal carries X-Amo-Status and X-Amo-Error (the JSON body) for a
+// proxy that drops the body (nginx); Traefik and Caddy pass the response to
+// the client as it is.
+type forwardAuthRefusal struct {
+	realm     string
+	challenge string // the WWW-Authenticate value of a 401 for realm
+}
+
+func newForwardAuthRefusal(realm string) *forwardAuthRefusal {
+	rec := &bodyRecorder{header: http.Header{}}
+	middleware.WriteError(rec, realm, verifier.NewError(verifier.ReasonNotAuthenticated, verifier.DetailNotAuthenticated))
+	return &forwardAuthRefusal{realm: realm, challenge: rec.header.Get("WWW-Authenticate")}
+}
+
+// write answers the refused request with err: the response of
+// middleware.WriteError, with a 503 sent as a 401.
+func (f *forwardAuthRefusal) write(w http.ResponseWriter, err *verifier.Error) {
+	rec := &bodyRecorder{header: w.Header()}
+	middleware.WriteError(rec, f.realm, err)
+	h := w.Header()
+	h.Set(headerStatus, strconv.Itoa(rec.status))
+	h.Set(headerError, rec.body.String())
+	status := rec.status
+	if status == http.StatusServiceUnavailable {
+		h.Set("WWW-Authenticate", f.challenge)
+		status = http.StatusUnauthorized
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(rec.body.Bytes())
+}
+
+// bodyRecorder is a ResponseWriter that keeps the status and body written
+// to it; its headers are the map it is given.
+type bodyRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bodyRecorder) Header() http.Header         { return b.header }
+func (b *bodyRecorder) WriteHeader(status int)      { b.status = status }
+func (b *bodyRecorder) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+// trustForwarded returns a handler that, before next sees the request,
+// takes its method, URI and client address from the headers a reverse proxy
+// sets: X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-Ip or
+// the last X-Forwarded-For address. Only the log line of the decision reads
+// them. Use it only behind a proxy that overwrites these headers.
+func trustForwarded(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, originalRequest(r))
+	})
+}
+
+// originalRequest is r as the client sent it to the proxy, as far as the
+// X-Forwarded-* headers tell.
+func originalRequest(r *http.Request) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	if m := r.Header.Get("X-Forwarded-Method"); m != "" {
+		r2.Method = m
+	}
+	uri := r.Header.Get("X-Forwarded-Uri")
+	if uri == "" {
+		uri = r.Header.Get("X-Original-Uri")
+	}
+	if u, err := url.ParseRequestURI(uri); uri != "" && err == nil {
+		r2.URL, r2.RequestURI = u, uri
+	}
+	if ip := forwardedClient(r.Header); ip != "" {
+		r2.RemoteAddr = ip
+	}
+	return r2
+}
+
+// forwardedClient is the client address a proxy reports: X-Real-Ip, else
+// the last address of X-Forwarded-For (the one the nearest proxy added);
+// "" when neither is a valid IP address.
+func forwardedClient(h http.Header) string {
+	if ip := net.ParseIP(strings.TrimSpace(h.Get("X-Real-Ip"))); ip != nil {
+		return ip.String()
+	}
+	values := h.Values("X-Forwarded-For")
+	if len(values) == 0 {
+		return ""
+	}
+	last := values[len(values)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
+		return ip.String()
+	}
+	return ""
 }

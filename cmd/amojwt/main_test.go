@@ -56,9 +56,11 @@ func TestServeFlags(t *testing.T) {
 		{
 			name: "every flag",
 			args: []string{"--addr", ":9000", "--keys", "k.json", "--profile", "strict", "--allow-reuse", "--reset-guard",
-				"--leeway", "2s", "--max-lifetime", "1m", "--realm", "r", "--log-format", "json"},
+				"--leeway", "2s", "--max-lifetime", "1m", "--realm", "r", "--log-format", "json",
+				"--upstream", "http://127.0.0.1:9", "--trust-forwarded-headers"},
 			want: serveConfig{addr: ":9000", keysFile: "k.json", profile: "strict", allowReuse: true, resetGuard: true,
-				leeway: 2 * time.Second, maxLifetime: time.Minute, realm: "r", logFormat: "json"},
+				leeway: 2 * time.Second, maxLifetime: time.Minute, realm: "r", logFormat: "json",
+				upstream: "http://127.0.0.1:9", trustForwarded: true},
 		},
 		{
 			name: "environment",
@@ -145,7 +147,8 @@ func TestHelpListsFlagsAndEnvironment(t *testing.T) {
 		"--addr string  $AMOJWT_ADDR", "(default 127.0.0.1:8080)", "--keys string  $AMOJWT_KEYS", "--demo  $AMOJWT_DEMO",
 		"--profile string  $AMOJWT_PROFILE", "--allow-reuse  $AMOJWT_ALLOW_REUSE", "--reset-guard  $AMOJWT_RESET_GUARD",
 		"--leeway duration  $AMOJWT_LEEWAY", "--max-lifetime duration  $AMOJWT_MAX_LIFETIME", "--realm string  $AMOJWT_REALM",
-		"--log-format string  $AMOJWT_LOG_FORMAT",
+		"--log-format string  $AMOJWT_LOG_FORMAT", "--upstream string  $AMOJWT_UPSTREAM",
+		"--trust-forwarded-headers  $AMOJWT_TRUST_FORWARDED_HEADERS",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("serve --help lacks %q:\n%s", want, stderr)

@@ -34,6 +34,10 @@ type serveConfig struct {
 	maxLifetime time.Duration
 	realm       string
 	logFormat   string
+	// upstream, when set, is the URL authenticated requests are proxied
+	// to instead of the mock AMO API.
+	upstream       string
+	trustForwarded bool
 }
 
 // newServeCommand returns the serve command, which calls exec with its
@@ -51,6 +55,8 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 	fs.DurationVar(&c.maxLifetime, "max-lifetime", verifier.DefaultMaxLifetime, "largest exp - iat accepted")
 	fs.StringVar(&c.realm, "realm", middleware.DefaultRealm, "realm of the WWW-Authenticate header on a 401")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.StringVar(&c.upstream, "upstream", "", "reverse-proxy mode: forward authenticated requests to this http(s) URL with X-Amo-* identity headers, instead of serving the mock AMO API")
+	fs.BoolVar(&c.trustForwarded, "trust-forwarded-headers", false, "only behind a proxy that overwrites these headers: /auth logs the method, URI and client the proxy reports (X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-IP or X-Forwarded-For); --upstream keeps the client's X-Forwarded-For")
 	return &ffcli.Command{
 		Name:       "serve",
 		ShortUsage: "amojwt serve (--demo | --keys FILE) [flags]",
@@ -62,6 +68,11 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 			"  /healthz   200 ok\n" +
 			"  /readyz    200 when the nonce store takes claims, else 503\n" +
 			"  /metrics   Prometheus metrics (amojwt_requests_total{decision,reason}, ...)\n" +
+			"With --upstream URL, every other path is authenticated, then proxied to URL with\n" +
+			"X-Amo-User-Id, X-Amo-Issuer and X-Amo-Jti (a client's X-Amo-* headers and its\n" +
+			"Authorization header are removed).\n" +
+			"With --keys, the keys file is reloaded on SIGHUP and when it changes; a file that\n" +
+			"does not load keeps the keys in use.\n" +
 			"Nonces are remembered in memory: a restart forgets them, so a jti-bearing token\n" +
 			"used before it can be replayed until it expires unless --reset-guard is on.\n" +
 			"One log line per authentication decision goes to stderr; SIGINT or SIGTERM\n" +
@@ -89,6 +100,11 @@ func (c *serveConfig) check() error {
 	if _, err := verifier.ParseProfile(c.profile); err != nil {
 		return usageError{"serve: --profile: " + err.Error()}
 	}
+	if c.upstream != "" {
+		if _, err := parseUpstream(c.upstream); err != nil {
+			return usageError{"serve: --upstream: " + err.Error()}
+		}
+	}
 	return nil
 }
 
@@ -112,6 +128,13 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 	v, err := newVerifier(c, keys, store, m.observe)
 	if err != nil {
 		return err
+	}
+	if kf, ok := keys.(*verifier.KeysFile); ok {
+		stopWatching, err := watchKeys(kf, logger, m)
+		if err != nil {
+			return err
+		}
+		defer stopWatching()
 	}
 
 	ln, err := net.Listen("tcp", c.addr)
@@ -234,7 +257,12 @@ func newHandler(v *verifier.Verifier, store noncestore.Store, c *serveConfig, lo
 	})
 	mux.Handle("/readyz", readyz(store, logger))
 	mux.Handle("/metrics", m.handler(logger))
-	mux.Handle("/auth", middleware.New(v, auth...)(http.HandlerFunc(forwardAuth)))
+	mux.Handle("/auth", newForwardAuthHandler(v, c, logger, m))
+	if c.upstream != "" {
+		target, _ := parseUpstream(c.upstream) // checked by c.check
+		mux.Handle("/", middleware.New(v, auth...)(newUpstreamProxy(target, c.trustForwarded, logger)))
+		return mux
+	}
 	mux.Handle("/", mockamo.New(v, mockamo.WithAuth(auth...)))
 	return mux
 }
