@@ -5,6 +5,13 @@
 // defines the bytes: the 401s of SPEC §2-§3, 405 `Method "POST" not
 // allowed.` after authentication, and {"detail":"Not found."} for unknown
 // paths.
+//
+// With WithSubmissions it also serves the add-on submission API that
+// `web-ext sign` uses (upload, validation, add-on and version creation,
+// review, download of the file), so that a signing pipeline can be tested
+// end to end against it; see Submissions. The mock never signs anything:
+// the "signed" file it serves is the upload, unchanged, with
+// NotSignedHeader.
 package mockamo
 
 import (
@@ -26,6 +33,7 @@ type config struct {
 	baseURL  string
 	authOpts []middleware.Option
 	now      func() time.Time
+	subs     *Submissions
 }
 
 // WithBaseURL sets the site URL that profile URLs start with, as AMO's
@@ -52,6 +60,12 @@ func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.now = now }
 }
 
+// WithSubmissions serves the submission endpoints from s (see New). Without
+// it only the profile endpoint is served.
+func WithSubmissions(s *Submissions) Option {
+	return func(c *config) { c.subs = s }
+}
+
 // New returns a chi router that authenticates requests with v (through
 // middleware.New) and serves:
 //
@@ -62,6 +76,18 @@ func WithClock(now func() time.Time) Option {
 //     allowed."} with Allow: GET, HEAD, OPTIONS, after authentication, as
 //     DRF authenticates before it dispatches (AMO-REFERENCE §1.1), so an
 //     anonymous POST gets the 401;
+//   - with WithSubmissions, each behind authentication, answered as AMO
+//     does (statuses, DRF error bodies) with the caller's user id as owner:
+//     POST and GET /api/v5/addons/upload/ (multipart "upload" and
+//     "channel"; the caller's uploads), GET /api/v5/addons/upload/<uuid>/,
+//     POST /api/v5/addons/addon/, GET and PUT
+//     /api/v5/addons/addon/<guid|id|slug>/, GET and PATCH
+//     /api/v5/addons/addon/<addon>/versions/<id|number>/, GET
+//     /firefox/downloads/file/<id>/<name> (the upload, NOT signed: see
+//     NotSignedHeader), GET /firefox/downloads/source/<version id>, and the
+//     knobs POST /__mockamo/fail-next-upload and
+//     /__mockamo/reject-next-review (for the caller's next upload or
+//     version);
 //   - any other path: 404 {"detail":"Not found."} without authentication,
 //     as Django resolves URLs before any view runs. A path without its
 //     final slash is not found (AMO would redirect a GET to the slash).
@@ -80,16 +106,24 @@ func New(v *verifier.Verifier, opts ...Option) http.Handler {
 		c.baseURL = checkBaseURL(c.baseURL)
 	}
 	auth := middleware.New(v, c.authOpts...)
-	profile := auth(&profileHandler{baseURL: c.baseURL, now: c.now})
+	prof := &profileHandler{baseURL: c.baseURL, now: c.now}
+	handlers := map[string]http.Handler{"/api/{version:v[345]}/accounts/profile/": auth(prof)}
+	if c.subs != nil {
+		for pattern, e := range (&api{s: c.subs, prof: prof}).routes() {
+			handlers[pattern] = auth(e)
+		}
+	}
 
 	r := chi.NewRouter()
 	r.NotFound(notFound)
-	r.Handle("/api/{version:v[345]}/accounts/profile/", profile)
+	for pattern, h := range handlers {
+		r.Handle(pattern, h)
+	}
 	// chi answers methods it does not know (PROPFIND, ...) here, before
 	// routing; DRF would authenticate them on a known path, then 405.
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
-		if r.Match(chi.NewRouteContext(), http.MethodGet, req.URL.Path) {
-			profile.ServeHTTP(w, req)
+		if h := handlers[r.Find(chi.NewRouteContext(), http.MethodGet, req.URL.Path)]; h != nil {
+			h.ServeHTTP(w, req)
 			return
 		}
 		notFound(w, req)
@@ -118,6 +152,12 @@ const allowed = "GET, HEAD, OPTIONS"
 // methodNotAllowed answers as DRF's MethodNotAllowed does. Django
 // upper-cases the method.
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Allow", allowed)
+	methodNotAllowedAllow(w, r, allowed)
+}
+
+// methodNotAllowedAllow is methodNotAllowed for a view whose Allow header
+// is allow.
+func methodNotAllowedAllow(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
 	middleware.WriteDetail(w, http.StatusMethodNotAllowed, `Method "`+strings.ToUpper(r.Method)+`" not allowed.`)
 }

@@ -1,17 +1,14 @@
 package mockamo
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/amojwt/amojwt/middleware"
 	"github.com/amojwt/amojwt/verifier"
 )
 
@@ -83,15 +80,11 @@ func (h *profileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r)
 		return
 	}
-	p, ok := middleware.PrincipalFrom(r.Context())
+	p, ok := requirePrincipal(w, r)
 	if !ok {
-		// Unreachable behind middleware.New without WithOptional; fail
-		// closed all the same.
-		middleware.WriteError(w, middleware.DefaultRealm,
-			verifier.NewError(verifier.ReasonNotAuthenticated, verifier.DetailNotAuthenticated))
 		return
 	}
-	writeJSON(w, profileJSON(h.profile(r, p)))
+	writeJSON(w, encodeJSON(h.profile(r, p)))
 }
 
 func (h *profileHandler) profile(r *http.Request, p *verifier.Principal) *Profile {
@@ -152,17 +145,6 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// profileJSON encodes p as DRF's JSONRenderer does: compact, non-ASCII as
-// UTF-8, no HTML escaping. It cannot fail: a Profile holds only strings,
-// numbers, booleans and pointers to them.
-func profileJSON(p *Profile) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(p)
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // writeJSON writes a 200 JSON response with DRF's Allow header.

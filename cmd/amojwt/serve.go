@@ -34,10 +34,13 @@ type serveConfig struct {
 	maxLifetime time.Duration
 	realm       string
 	logFormat   string
-	// upstream, when set, is the URL authenticated requests are proxied
-	// to instead of the mock AMO API.
-	upstream       string
-	trustForwarded bool
+
+	// The submission API of `web-ext sign` (--mock-amo) and its state
+	// and knobs.
+	mockAMO         bool
+	dataDir         string
+	processingDelay time.Duration
+	reviewDelay     time.Duration
 }
 
 // newServeCommand returns the serve command, which calls exec with its
@@ -55,8 +58,10 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 	fs.DurationVar(&c.maxLifetime, "max-lifetime", verifier.DefaultMaxLifetime, "largest exp - iat accepted")
 	fs.StringVar(&c.realm, "realm", middleware.DefaultRealm, "realm of the WWW-Authenticate header on a 401")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
-	fs.StringVar(&c.upstream, "upstream", "", "reverse-proxy mode: forward authenticated requests to this http(s) URL with X-Amo-* identity headers, instead of serving the mock AMO API")
-	fs.BoolVar(&c.trustForwarded, "trust-forwarded-headers", false, "only behind a proxy that overwrites these headers: /auth logs the method, URI and client the proxy reports (X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-IP or X-Forwarded-For); --upstream keeps the client's X-Forwarded-For")
+	fs.BoolVar(&c.mockAMO, "mock-amo", false, "also serve the add-on submission API that `web-ext sign` uses (files are returned unchanged, NOT signed)")
+	fs.StringVar(&c.dataDir, "data-dir", "", "with --mock-amo: keep uploads, add-ons and versions in this directory across restarts (default: in memory)")
+	fs.DurationVar(&c.processingDelay, "mock-amo-processing-delay", 0, "with --mock-amo: time before an upload's validation result shows")
+	fs.DurationVar(&c.reviewDelay, "mock-amo-review-delay", 0, "with --mock-amo: time before a new version's file turns public (or disabled)")
 	return &ffcli.Command{
 		Name:       "serve",
 		ShortUsage: "amojwt serve (--demo | --keys FILE) [flags]",
@@ -68,11 +73,11 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 			"  /healthz   200 ok\n" +
 			"  /readyz    200 when the nonce store takes claims, else 503\n" +
 			"  /metrics   Prometheus metrics (amojwt_requests_total{decision,reason}, ...)\n" +
-			"With --upstream URL, every other path is authenticated, then proxied to URL with\n" +
-			"X-Amo-User-Id, X-Amo-Issuer and X-Amo-Jti (a client's X-Amo-* headers and its\n" +
-			"Authorization header are removed).\n" +
-			"With --keys, the keys file is reloaded on SIGHUP and when it changes; a file that\n" +
-			"does not load keeps the keys in use.\n" +
+			"With --mock-amo, also the API `web-ext sign --amo-base-url http://ADDR/api/v5/` uses:\n" +
+			"  /api/v5/addons/upload/, /api/v5/addons/addon/... and /firefox/downloads/file/...\n" +
+			"  (the downloaded file is the upload, unchanged and NOT signed), and the knobs\n" +
+			"  POST /__mockamo/fail-next-upload and /__mockamo/reject-next-review, which affect\n" +
+			"  the caller's next upload or version.\n" +
 			"Nonces are remembered in memory: a restart forgets them, so a jti-bearing token\n" +
 			"used before it can be replayed until it expires unless --reset-guard is on.\n" +
 			"One log line per authentication decision goes to stderr; SIGINT or SIGTERM\n" +
@@ -100,12 +105,33 @@ func (c *serveConfig) check() error {
 	if _, err := verifier.ParseProfile(c.profile); err != nil {
 		return usageError{"serve: --profile: " + err.Error()}
 	}
-	if c.upstream != "" {
-		if _, err := parseUpstream(c.upstream); err != nil {
-			return usageError{"serve: --upstream: " + err.Error()}
-		}
+	switch {
+	case !c.mockAMO && (c.dataDir != "" || c.processingDelay != 0 || c.reviewDelay != 0):
+		return usageError{"serve: --data-dir, --mock-amo-processing-delay and --mock-amo-review-delay need --mock-amo"}
+	case c.processingDelay < 0 || c.reviewDelay < 0:
+		return usageError{"serve: --mock-amo-processing-delay and --mock-amo-review-delay must not be negative"}
 	}
 	return nil
+}
+
+// newSubmissions returns the state of the submission API, or nil without
+// --mock-amo.
+func newSubmissions(c *serveConfig) (*mockamo.Submissions, error) {
+	if !c.mockAMO {
+		return nil, nil
+	}
+	opts := []mockamo.SubmissionOption{
+		mockamo.WithProcessingDelay(c.processingDelay),
+		mockamo.WithReviewDelay(c.reviewDelay),
+	}
+	if c.dataDir != "" {
+		opts = append(opts, mockamo.WithDataDir(c.dataDir))
+	}
+	subs, err := mockamo.NewSubmissions(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --mock-amo: %w", err)
+	}
+	return subs, nil
 }
 
 // serve runs the server of c until ctx is done, then shuts it down
@@ -129,12 +155,9 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 	if err != nil {
 		return err
 	}
-	if kf, ok := keys.(*verifier.KeysFile); ok {
-		stopWatching, err := watchKeys(kf, logger, m)
-		if err != nil {
-			return err
-		}
-		defer stopWatching()
+	subs, err := newSubmissions(c)
+	if err != nil {
+		return err
 	}
 
 	ln, err := net.Listen("tcp", c.addr)
@@ -142,14 +165,15 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           newHandler(v, store, c, logger, m),
+		Handler:           newHandler(v, store, c, logger, m, subs),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	addr := ln.Addr().String()
 	logger.Info("amojwt serving", "addr", addr, "keys", keysSource(c), "profile", c.profile,
-		"allow_reuse", c.allowReuse, "reset_guard", c.resetGuard, "leeway", c.leeway, "max_lifetime", c.maxLifetime)
+		"allow_reuse", c.allowReuse, "reset_guard", c.resetGuard, "leeway", c.leeway, "max_lifetime", c.maxLifetime,
+		"mock_amo", c.mockAMO, "data_dir", c.dataDir)
 	if c.demo {
 		printDemo(e.stdout, e.program, addr)
 	}
@@ -240,8 +264,9 @@ func newVerifier(c *serveConfig, keys verifier.KeyStore, store noncestore.Store,
 
 // newHandler routes /healthz, /readyz, /metrics, /auth and everything else
 // (the mock AMO API) to their handlers; every authentication decision is
-// logged to logger and counted in m.
-func newHandler(v *verifier.Verifier, store noncestore.Store, c *serveConfig, logger *slog.Logger, m *metrics) http.Handler {
+// logged to logger and counted in m. subs, when not nil, adds the
+// submission API to the mock AMO.
+func newHandler(v *verifier.Verifier, store noncestore.Store, c *serveConfig, logger *slog.Logger, m *metrics, subs *mockamo.Submissions) http.Handler {
 	auth := []middleware.Option{
 		middleware.WithRealm(c.realm),
 		middleware.WithLogger(logger),
@@ -257,13 +282,12 @@ func newHandler(v *verifier.Verifier, store noncestore.Store, c *serveConfig, lo
 	})
 	mux.Handle("/readyz", readyz(store, logger))
 	mux.Handle("/metrics", m.handler(logger))
-	mux.Handle("/auth", newForwardAuthHandler(v, c, logger, m))
-	if c.upstream != "" {
-		target, _ := parseUpstream(c.upstream) // checked by c.check
-		mux.Handle("/", middleware.New(v, auth...)(newUpstreamProxy(target, c.trustForwarded, logger)))
-		return mux
+	mux.Handle("/auth", middleware.New(v, auth...)(http.HandlerFunc(forwardAuth)))
+	amo := []mockamo.Option{mockamo.WithAuth(auth...)}
+	if subs != nil {
+		amo = append(amo, mockamo.WithSubmissions(subs))
 	}
-	mux.Handle("/", mockamo.New(v, mockamo.WithAuth(auth...)))
+	mux.Handle("/", mockamo.New(v, amo...))
 	return mux
 }
 
