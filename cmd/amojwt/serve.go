@@ -34,6 +34,10 @@ type serveConfig struct {
 	maxLifetime time.Duration
 	realm       string
 	logFormat   string
+	// upstream, when set, is the URL authenticated requests are proxied
+	// to instead of the mock AMO API.
+	upstream       string
+	trustForwarded bool
 
 	// The submission API of `web-ext sign` (--mock-amo) and its state
 	// and knobs.
@@ -58,6 +62,8 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 	fs.DurationVar(&c.maxLifetime, "max-lifetime", verifier.DefaultMaxLifetime, "largest exp - iat accepted")
 	fs.StringVar(&c.realm, "realm", middleware.DefaultRealm, "realm of the WWW-Authenticate header on a 401")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.StringVar(&c.upstream, "upstream", "", "reverse-proxy mode: forward authenticated requests to this http(s) URL with X-Amo-* identity headers, instead of serving the mock AMO API")
+	fs.BoolVar(&c.trustForwarded, "trust-forwarded-headers", false, "only behind a proxy that overwrites these headers: /auth logs the method, URI and client the proxy reports (X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-IP or X-Forwarded-For); --upstream keeps the client's X-Forwarded-For")
 	fs.BoolVar(&c.mockAMO, "mock-amo", false, "also serve the add-on submission API that `web-ext sign` uses (files are returned unchanged, NOT signed)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "with --mock-amo: keep uploads, add-ons and versions in this directory across restarts (default: in memory)")
 	fs.DurationVar(&c.processingDelay, "mock-amo-processing-delay", 0, "with --mock-amo: time before an upload's validation result shows")
@@ -73,6 +79,11 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 			"  /healthz   200 ok\n" +
 			"  /readyz    200 when the nonce store takes claims, else 503\n" +
 			"  /metrics   Prometheus metrics (amojwt_requests_total{decision,reason}, ...)\n" +
+			"With --upstream URL, every other path is authenticated, then proxied to URL with\n" +
+			"X-Amo-User-Id, X-Amo-Issuer and X-Amo-Jti (a client's X-Amo-* headers and its\n" +
+			"Authorization header are removed).\n" +
+			"With --keys, the keys file is reloaded on SIGHUP and when it changes; a file that\n" +
+			"does not load keeps the keys in use.\n" +
 			"With --mock-amo, also the API `web-ext sign --amo-base-url http://ADDR/api/v5/` uses:\n" +
 			"  /api/v5/addons/upload/, /api/v5/addons/addon/... and /firefox/downloads/file/...\n" +
 			"  (the downloaded file is the upload, unchanged and NOT signed), and the knobs\n" +
@@ -104,6 +115,11 @@ func (c *serveConfig) check() error {
 	}
 	if _, err := verifier.ParseProfile(c.profile); err != nil {
 		return usageError{"serve: --profile: " + err.Error()}
+	}
+	if c.upstream != "" {
+		if _, err := parseUpstream(c.upstream); err != nil {
+			return usageError{"serve: --upstream: " + err.Error()}
+		}
 	}
 	switch {
 	case !c.mockAMO && (c.dataDir != "" || c.processingDelay != 0 || c.reviewDelay != 0):
@@ -154,6 +170,13 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 	v, err := newVerifier(c, keys, store, m.observe)
 	if err != nil {
 		return err
+	}
+	if kf, ok := keys.(*verifier.KeysFile); ok {
+		stopWatching, err := watchKeys(kf, logger, m)
+		if err != nil {
+			return err
+		}
+		defer stopWatching()
 	}
 	subs, err := newSubmissions(c)
 	if err != nil {
@@ -282,7 +305,12 @@ func newHandler(v *verifier.Verifier, store noncestore.Store, c *serveConfig, lo
 	})
 	mux.Handle("/readyz", readyz(store, logger))
 	mux.Handle("/metrics", m.handler(logger))
-	mux.Handle("/auth", middleware.New(v, auth...)(http.HandlerFunc(forwardAuth)))
+	mux.Handle("/auth", newForwardAuthHandler(v, c, logger, m))
+	if c.upstream != "" {
+		target, _ := parseUpstream(c.upstream) // checked by c.check
+		mux.Handle("/", middleware.New(v, auth...)(newUpstreamProxy(target, c.trustForwarded, logger)))
+		return mux
+	}
 	amo := []mockamo.Option{mockamo.WithAuth(auth...)}
 	if subs != nil {
 		amo = append(amo, mockamo.WithSubmissions(subs))
