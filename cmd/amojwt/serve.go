@@ -126,6 +126,8 @@ func (c *serveConfig) check() error {
 		return usageError{"serve: --data-dir, --mock-amo-processing-delay and --mock-amo-review-delay need --mock-amo"}
 	case c.processingDelay < 0 || c.reviewDelay < 0:
 		return usageError{"serve: --mock-amo-processing-delay and --mock-amo-review-delay must not be negative"}
+	case c.mockAMO && c.upstream != "":
+		return usageError{"serve: --mock-amo serves the mock AMO API, which --upstream replaces: give one of them"}
 	}
 	return nil
 }

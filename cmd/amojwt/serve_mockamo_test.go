@@ -30,6 +30,7 @@ func TestServeMockAMOFlags(t *testing.T) {
 		{name: "data dir without --mock-amo", args: []string{"--demo", "--data-dir", "d"}, wantErr: "need --mock-amo"},
 		{name: "review delay without --mock-amo", args: []string{"--demo", "--mock-amo-review-delay", "1s"}, wantErr: "need --mock-amo"},
 		{name: "negative delay", args: []string{"--demo", "--mock-amo", "--mock-amo-processing-delay", "-1s"}, wantErr: "must not be negative"},
+		{name: "with --upstream", args: []string{"--demo", "--mock-amo", "--upstream", "http://127.0.0.1:1"}, wantErr: "give one of them"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
