@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,12 @@ func forwardAuthAt(t *testing.T, trust bool, logs *bytes.Buffer, opts ...verifie
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newTestForwardAuth(v, trust, logs)
+}
+
+// newTestForwardAuth returns serve's /auth handler over v, logging JSON to
+// logs.
+func newTestForwardAuth(v *verifier.Verifier, trust bool, logs io.Writer) http.Handler {
 	c := &serveConfig{realm: middleware.DefaultRealm, trustForwarded: trust}
 	return newForwardAuthHandler(v, c, slog.New(slog.NewJSONHandler(logs, nil)), newMetrics())
 }
@@ -166,6 +173,8 @@ func TestStripIdentity(t *testing.T) {
 	h.Set("X-Amo-User-Id", "1")
 	h.Set("X-Amo-Anything", "x")
 	h["x-amo-raw"] = []string{"not canonical"}
+	h["X_Amo_User_Id"] = []string{"read as HTTP_X_AMO_USER_ID by CGI-style servers"}
+	h["X.amo.jti"] = []string{"also"}
 	h.Set("X-Amos", "kept")
 	h.Set("Accept", "kept")
 	stripIdentity(h)

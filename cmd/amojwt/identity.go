@@ -20,10 +20,16 @@ const (
 	headerJTI      = "X-Amo-Jti"
 )
 
-// stripIdentity removes every X-Amo-* header from h.
+// stripIdentity removes every X-Amo-* header from h, also spelled with
+// underscores or dots (X_Amo_User_Id), which CGI-style servers (WSGI, Rack,
+// PHP) read as the same HTTP_X_AMO_USER_ID variable.
 func stripIdentity(h http.Header) {
 	for name := range h {
-		if len(name) >= len(identityPrefix) && strings.EqualFold(name[:len(identityPrefix)], identityPrefix) {
+		if len(name) < len(identityPrefix) {
+			continue
+		}
+		prefix := strings.NewReplacer("_", "-", ".", "-").Replace(name[:len(identityPrefix)])
+		if strings.EqualFold(prefix, identityPrefix) {
 			delete(h, name)
 		}
 	}

@@ -96,7 +96,9 @@ func TestServeUpstream(t *testing.T) {
 
 	// A token without jti: X-Amo-Jti is empty, whatever the client sent.
 	resp, body = send("GET", "/", "JWT "+token(t, ""), map[string]string{"X-Amo-Jti": "forged"})
-	if err := json.Unmarshal([]byte(body), &got); resp.StatusCode != 200 || err != nil || got.Header.Values("X-Amo-Jti")[0] != "" {
+	var noJTI echo
+	if err := json.Unmarshal([]byte(body), &noJTI); resp.StatusCode != 200 || err != nil ||
+		strings.Join(noJTI.Header.Values("X-Amo-Jti"), ",") != "" || len(noJTI.Header.Values("X-Amo-Jti")) != 1 {
 		t.Errorf("no jti: %d %s", resp.StatusCode, body)
 	}
 }
