@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -142,11 +143,21 @@ func FuzzVerifySigned(f *testing.F) {
 			}
 			return
 		}
+		if surrogateEscape.MatchString(header + claims) {
+			// encoding/json turns a lone surrogate into U+FFFD, where the
+			// verifier keeps it, as Python does (as WTF-8 bytes): two such
+			// names or jtis that differ are different. The oracle cannot
+			// judge these texts.
+			return
+		}
 		if why := acceptedBySpec(header, claims, p); why != "" {
 			t.Fatalf("header %q claims %q: accepted, but %s", header, claims, why)
 		}
 	})
 }
+
+// surrogateEscape matches a \u escape of a UTF-16 surrogate.
+var surrogateEscape = regexp.MustCompile(`\\u[dD][89a-fA-F]`)
 
 // acceptedBySpec returns "" if SPEC §3 accepts a correctly signed token of
 // these texts with principal p at testNow with the default leeway and
