@@ -24,7 +24,7 @@ type api struct {
 // endpoint is one view: the methods it implements, answered after
 // authentication; others get DRF's 405, OPTIONS its metadata.
 type endpoint struct {
-	name    string // DRF's view name, for OPTIONS
+	name    string // DRF's view name, for OPTIONS; "" for a view without OPTIONS
 	allow   string // the Allow header; "" for a view outside DRF
 	methods map[string]func(w http.ResponseWriter, r *http.Request, p *verifier.Principal)
 }
@@ -45,7 +45,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h(w, r, p)
 		return
 	}
-	if method == http.MethodOptions && e.allow != "" {
+	if method == http.MethodOptions && e.name != "" {
 		writeJSONStatus(w, http.StatusOK, e.allow, drfMetadata{Name: e.name, Renders: []string{"application/json"},
 			Parses: []string{"application/json", "application/x-www-form-urlencoded", "multipart/form-data"}})
 		return

@@ -12,8 +12,7 @@ import (
 // Submissions is the state of the add-on submission API that `web-ext
 // sign` uses (uploads, add-ons owned by the user whose key created them,
 // versions and their files) and the knobs that make it misbehave on
-// purpose. Mount it with WithSubmissions; one Submissions serves one
-// handler. It is safe for concurrent use.
+// purpose. Mount it with WithSubmissions. It is safe for concurrent use.
 //
 // State lives in memory unless WithDataDir names a directory, where it is
 // kept across restarts.

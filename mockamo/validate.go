@@ -358,9 +358,13 @@ func countCentralDirectory(data []byte, limit int) (n int, found bool) {
 		return 0, false
 	}
 	rec := data[end:]
+	records := binary.LittleEndian.Uint16(rec[10:])
 	dirSize := uint64(binary.LittleEndian.Uint32(rec[12:]))
 	dirOffset := uint64(binary.LittleEndian.Uint32(rec[16:]))
-	if loc := end - lenEnd64Locator; loc >= 0 && binary.LittleEndian.Uint32(data[loc:]) == sigEnd64Locator {
+	// Like archive/zip, read the zip64 record only when the end record
+	// says its fields overflowed.
+	zip64 := records == 0xffff || dirSize == 0xffffffff || dirOffset == 0xffffffff
+	if loc := end - lenEnd64Locator; zip64 && loc >= 0 && binary.LittleEndian.Uint32(data[loc:]) == sigEnd64Locator {
 		off := binary.LittleEndian.Uint64(data[loc+8:])
 		if len(data) >= lenEnd64 && off <= uint64(len(data)-lenEnd64) && binary.LittleEndian.Uint32(data[off:]) == sigEnd64 {
 			dirSize = binary.LittleEndian.Uint64(data[off+40:])

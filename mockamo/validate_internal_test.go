@@ -33,6 +33,18 @@ func TestCountCentralDirectory(t *testing.T) {
 	end := bytes.LastIndex(lying, []byte("PK\x05\x06"))
 	binary.LittleEndian.PutUint16(lying[end+8:], 2)
 	binary.LittleEndian.PutUint16(lying[end+10:], 2)
+	// A zip64 end record and locator between the directory and the end
+	// record, pointing away from the directory: archive/zip ignores them
+	// while the end record's fields have not overflowed, so must the count.
+	fake64 := make([]byte, lenEnd64+lenEnd64Locator)
+	binary.LittleEndian.PutUint32(fake64, sigEnd64)
+	binary.LittleEndian.PutUint64(fake64[40:], 0) // directory size
+	binary.LittleEndian.PutUint64(fake64[48:], 1) // directory offset: not a header
+	loc := fake64[lenEnd64:]
+	binary.LittleEndian.PutUint32(loc, sigEnd64Locator)
+	tenEnd := bytes.LastIndex(ten, []byte("PK\x05\x06"))
+	binary.LittleEndian.PutUint64(loc[8:], uint64(tenEnd))
+	stray64 := append(append(bytes.Clone(ten[:tenEnd]), fake64...), ten[tenEnd:]...)
 	tests := []struct {
 		name      string
 		data      []byte
@@ -40,6 +52,7 @@ func TestCountCentralDirectory(t *testing.T) {
 		wantN     int
 		wantFound bool
 	}{
+		{"stray zip64 records", stray64, 100, 10, true},
 		{"ten entries", ten, 100, 10, true},
 		{"stops past the limit", ten, 4, 5, true},
 		{"data prepended", append(bytes.Repeat([]byte("x"), 1000), ten...), 100, 10, true},
