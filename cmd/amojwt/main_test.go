@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/amojwt/amojwt/noncestore"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines and the
@@ -40,6 +42,14 @@ func runCommand(t *testing.T, args ...string) (err error, stdout, stderr string)
 }
 
 func TestServeFlags(t *testing.T) {
+	// config is the default configuration, changed by edit.
+	config := func(edit func(*serveConfig)) serveConfig {
+		c := serveConfig{addr: "127.0.0.1:8080", profile: "amo", leeway: 5 * time.Second, maxLifetime: 5 * time.Minute,
+			realm: "Access to addons.mozilla.org external API", logFormat: "text",
+			redisKeyPrefix: noncestore.DefaultRedisKeyPrefix, storeTimeout: noncestore.DefaultRedisTimeout}
+		edit(&c)
+		return c
+	}
 	tests := []struct {
 		name    string
 		args    []string
@@ -50,35 +60,38 @@ func TestServeFlags(t *testing.T) {
 		{
 			name: "defaults",
 			args: []string{"--demo"},
-			want: serveConfig{addr: "127.0.0.1:8080", demo: true, profile: "amo", leeway: 5 * time.Second,
-				maxLifetime: 5 * time.Minute, realm: "Access to addons.mozilla.org external API", logFormat: "text"},
+			want: config(func(c *serveConfig) { c.demo = true }),
 		},
 		{
 			name: "every flag",
 			args: []string{"--addr", ":9000", "--keys", "k.json", "--profile", "strict", "--allow-reuse", "--reset-guard",
 				"--leeway", "2s", "--max-lifetime", "1m", "--realm", "r", "--log-format", "json",
-				"--upstream", "http://127.0.0.1:9", "--trust-forwarded-headers"},
+				"--upstream", "http://127.0.0.1:9", "--trust-forwarded-headers",
+				"--redis", "redis://127.0.0.1:1/2", "--redis-key-prefix", "p:", "--store-timeout", "1s"},
 			want: serveConfig{addr: ":9000", keysFile: "k.json", profile: "strict", allowReuse: true, resetGuard: true,
 				leeway: 2 * time.Second, maxLifetime: time.Minute, realm: "r", logFormat: "json",
-				upstream: "http://127.0.0.1:9", trustForwarded: true},
+				upstream: "http://127.0.0.1:9", trustForwarded: true,
+				redis: "redis://127.0.0.1:1/2", redisKeyPrefix: "p:", storeTimeout: time.Second},
 		},
 		{
 			name: "environment",
 			env: map[string]string{"AMOJWT_DEMO": "true", "AMOJWT_MAX_LIFETIME": "90s", "AMOJWT_RESET_GUARD": "1",
-				"AMOJWT_LOG_FORMAT": "json", "AMOJWT_ADDR": "127.0.0.1:1"},
-			want: serveConfig{addr: "127.0.0.1:1", demo: true, profile: "amo", resetGuard: true, leeway: 5 * time.Second,
-				maxLifetime: 90 * time.Second, realm: "Access to addons.mozilla.org external API", logFormat: "json"},
+				"AMOJWT_LOG_FORMAT": "json", "AMOJWT_ADDR": "127.0.0.1:1", "AMOJWT_REDIS": "redis://r:6379",
+				"AMOJWT_TRUST_FORWARDED_HEADERS": "true"},
+			want: config(func(c *serveConfig) {
+				c.addr, c.demo, c.resetGuard, c.maxLifetime, c.logFormat = "127.0.0.1:1", true, true, 90*time.Second, "json"
+				c.redis, c.trustForwarded = "redis://r:6379", true
+			}),
 		},
 		{
 			name: "command line wins over environment",
 			args: []string{"--leeway", "1s", "--demo"},
 			env:  map[string]string{"AMOJWT_LEEWAY": "9s"},
-			want: serveConfig{addr: "127.0.0.1:8080", demo: true, profile: "amo", leeway: time.Second,
-				maxLifetime: 5 * time.Minute, realm: "Access to addons.mozilla.org external API", logFormat: "text"},
+			want: config(func(c *serveConfig) { c.leeway, c.demo = time.Second, true }),
 		},
 		{name: "bad duration", args: []string{"--leeway", "5"}, wantErr: "leeway"},
 		{name: "bad environment value", env: map[string]string{"AMOJWT_MAX_LIFETIME": "long"}, wantErr: "AMOJWT_MAX_LIFETIME"},
-		{name: "unknown flag", args: []string{"--redis", "redis://x"}, wantErr: "redis"},
+		{name: "unknown flag", args: []string{"--nope", "x"}, wantErr: "nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,7 +121,7 @@ func TestServeFlags(t *testing.T) {
 
 func TestServeConfigCheck(t *testing.T) {
 	t.Parallel()
-	valid := serveConfig{demo: true, profile: "amo", logFormat: "text"}
+	valid := serveConfig{demo: true, profile: "amo", logFormat: "text", storeTimeout: time.Second}
 	tests := []struct {
 		name    string
 		edit    func(*serveConfig)
@@ -119,6 +132,9 @@ func TestServeConfigCheck(t *testing.T) {
 		{"neither keys nor demo", func(c *serveConfig) { c.demo = false }, "exactly one of --keys FILE and --demo"},
 		{"unknown profile", func(c *serveConfig) { c.profile = "lax" }, `unknown profile "lax"`},
 		{"unknown log format", func(c *serveConfig) { c.logFormat = "xml" }, `--log-format "xml"`},
+		{"reset guard with redis", func(c *serveConfig) { c.redis, c.resetGuard = "redis://r", true }, "with --redis the guard is always on"},
+		{"store timeout", func(c *serveConfig) { c.storeTimeout = 0 }, "--store-timeout must be positive"},
+		{"upstream not a URL", func(c *serveConfig) { c.upstream = "localhost:9000" }, "--upstream"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,7 +164,8 @@ func TestHelpListsFlagsAndEnvironment(t *testing.T) {
 		"--profile string  $AMOJWT_PROFILE", "--allow-reuse  $AMOJWT_ALLOW_REUSE", "--reset-guard  $AMOJWT_RESET_GUARD",
 		"--leeway duration  $AMOJWT_LEEWAY", "--max-lifetime duration  $AMOJWT_MAX_LIFETIME", "--realm string  $AMOJWT_REALM",
 		"--log-format string  $AMOJWT_LOG_FORMAT", "--upstream string  $AMOJWT_UPSTREAM",
-		"--trust-forwarded-headers  $AMOJWT_TRUST_FORWARDED_HEADERS",
+		"--trust-forwarded-headers  $AMOJWT_TRUST_FORWARDED_HEADERS", "--redis string  $AMOJWT_REDIS",
+		"--redis-key-prefix string  $AMOJWT_REDIS_KEY_PREFIX", "--store-timeout duration  $AMOJWT_STORE_TIMEOUT",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("serve --help lacks %q:\n%s", want, stderr)

@@ -38,6 +38,10 @@ type serveConfig struct {
 	// to instead of the mock AMO API.
 	upstream       string
 	trustForwarded bool
+	// redis, when set, is the URL of the Redis that keeps nonces.
+	redis          string
+	redisKeyPrefix string
+	storeTimeout   time.Duration
 
 	// The submission API of `web-ext sign` (--mock-amo) and its state
 	// and knobs.
@@ -63,6 +67,9 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 	fs.StringVar(&c.realm, "realm", middleware.DefaultRealm, "realm of the WWW-Authenticate header on a 401")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&c.upstream, "upstream", "", "reverse-proxy mode: forward authenticated requests to this http(s) URL with X-Amo-* identity headers, instead of serving the mock AMO API")
+	fs.StringVar(&c.redis, "redis", "", "keep nonces in Redis, shared by every instance: redis://[user:password@]host:port[/db], rediss://..., unix:///path, redis+sentinel://host:port,.../master, redis+cluster://host:port,...; default: in this process's memory. Prefer $AMOJWT_REDIS to keep a password out of ps")
+	fs.StringVar(&c.redisKeyPrefix, "redis-key-prefix", noncestore.DefaultRedisKeyPrefix, "with --redis: prefix of every key written; give deployments sharing a Redis their own")
+	fs.DurationVar(&c.storeTimeout, "store-timeout", noncestore.DefaultRedisTimeout, "with --redis: bound on one nonce store call; a slower store answers 503 (SPEC §7)")
 	fs.BoolVar(&c.trustForwarded, "trust-forwarded-headers", false, "only behind a proxy that overwrites these headers: /auth logs the method, URI and client the proxy reports (X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-IP or X-Forwarded-For); --upstream keeps the client's X-Forwarded-For")
 	fs.BoolVar(&c.mockAMO, "mock-amo", false, "also serve the add-on submission API that `web-ext sign` uses (files are returned unchanged, NOT signed)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "with --mock-amo: keep uploads, add-ons and versions in this directory across restarts (default: in memory)")
@@ -89,8 +96,10 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 			"  (the downloaded file is the upload, unchanged and NOT signed), and the knobs\n" +
 			"  POST /__mockamo/fail-next-upload and /__mockamo/reject-next-review, which affect\n" +
 			"  the caller's next upload or version.\n" +
-			"Nonces are remembered in memory: a restart forgets them, so a jti-bearing token\n" +
-			"used before it can be replayed until it expires unless --reset-guard is on.\n" +
+			"Without --redis, nonces are remembered in memory: a restart forgets them, so a\n" +
+			"jti-bearing token used before it can be replayed until it expires unless\n" +
+			"--reset-guard is on. With --redis, every instance shares them and the reset guard\n" +
+			"is always on (it acts only when Redis itself lost its data).\n" +
 			"One log line per authentication decision goes to stderr; SIGINT or SIGTERM\n" +
 			"stops the server after the requests in flight.",
 		FlagSet:   fs,
@@ -115,6 +124,12 @@ func (c *serveConfig) check() error {
 	}
 	if _, err := verifier.ParseProfile(c.profile); err != nil {
 		return usageError{"serve: --profile: " + err.Error()}
+	}
+	switch {
+	case c.redis != "" && c.resetGuard:
+		return usageError{"serve: --reset-guard is for the memory store; with --redis the guard is always on"}
+	case c.storeTimeout <= 0:
+		return usageError{"serve: --store-timeout must be positive"}
 	}
 	if c.upstream != "" {
 		if _, err := parseUpstream(c.upstream); err != nil {
@@ -169,6 +184,11 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 		return err
 	}
 	defer closeStore()
+	if err := store.Ping(ctx); err != nil {
+		// Not fatal: requests fail closed (503) until the store answers,
+		// and /readyz says so.
+		logger.Warn("amojwt nonce store unreachable; jti-bearing tokens get 503 until it answers", "error", err)
+	}
 	v, err := newVerifier(c, keys, store, m.observe)
 	if err != nil {
 		return err
@@ -198,7 +218,7 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 	addr := ln.Addr().String()
 	logger.Info("amojwt serving", "addr", addr, "keys", keysSource(c), "profile", c.profile,
 		"allow_reuse", c.allowReuse, "reset_guard", c.resetGuard, "leeway", c.leeway, "max_lifetime", c.maxLifetime,
-		"mock_amo", c.mockAMO, "data_dir", c.dataDir)
+		"mock_amo", c.mockAMO, "data_dir", c.dataDir, "nonce_store", storeName(c))
 	if c.demo {
 		printDemo(e.stdout, e.program, addr)
 	}
@@ -244,6 +264,15 @@ func loadKeys(c *serveConfig) (verifier.KeyStore, error) {
 	return kf, nil
 }
 
+// storeName names the nonce store for the log, without the Redis URL,
+// which may hold a password.
+func storeName(c *serveConfig) string {
+	if c.redis != "" {
+		return "redis"
+	}
+	return "memory"
+}
+
 func keysSource(c *serveConfig) string {
 	if c.demo {
 		return "demo"
@@ -253,9 +282,23 @@ func keysSource(c *serveConfig) string {
 
 // newNonceStore returns the store the verifier records jti values in (SPEC
 // §5) and a function that releases it. It is the one place that picks a
-// store: the in-memory store, with the reset guard when --reset-guard is
-// given. A shared store (Redis) is chosen here too once it has a flag.
+// store: Redis with --redis (its reset guard on), else the in-memory store,
+// with the reset guard when --reset-guard is given.
 func newNonceStore(c *serveConfig) (noncestore.Store, func(), error) {
+	if c.redis != "" {
+		client, err := noncestore.NewRedisClient(c.redis)
+		if err != nil {
+			return nil, nil, usageError{"serve: --redis: " + err.Error()}
+		}
+		r, err := noncestore.NewRedis(client,
+			noncestore.WithRedisKeyPrefix(c.redisKeyPrefix),
+			noncestore.WithRedisTimeout(c.storeTimeout))
+		if err != nil {
+			client.Close()
+			return nil, nil, usageError{"serve: " + err.Error()}
+		}
+		return r, func() { _ = client.Close() }, nil
+	}
 	m, err := noncestore.NewMemory(noncestore.WithResetGuard(c.resetGuard))
 	if err != nil {
 		return nil, nil, fmt.Errorf("serve: nonce store: %w", err)
