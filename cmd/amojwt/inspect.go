@@ -193,7 +193,10 @@ func (in inspectInput) check(ctx context.Context) (*inspection, error) {
 	if issIsString {
 		r.key, _ = keys.Lookup(ctx, iss)
 	}
-	r.p, r.d = in.verify(ctx, keys, in.token)
+	var err error
+	if r.p, r.d, err = in.verify(ctx, keys, in.token); err != nil {
+		return nil, err
+	}
 	if in.keys == nil && in.secret == nil && r.d.Reason == verifier.ReasonIssuerUnknown && issIsString && r.tv.signingInput != "" {
 		// No key: sign the token's own header and claims with a throwaway
 		// key so that the verifier runs every other check on them.
@@ -209,7 +212,9 @@ func (in inspectInput) check(ctx context.Context) (*inspection, error) {
 		mac := hmac.New(sha256.New, throwaway)
 		mac.Write([]byte(r.tv.signingInput))
 		resigned := r.tv.signingInput + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-		r.p, r.d = in.verify(ctx, keys, resigned)
+		if r.p, r.d, err = in.verify(ctx, keys, resigned); err != nil {
+			return nil, err
+		}
 		r.unsigned = true
 	}
 	r.row = failedRow(r.d, r.tv)
@@ -218,7 +223,8 @@ func (in inspectInput) check(ctx context.Context) (*inspection, error) {
 
 // verify runs the verifier serve runs, configured as in says, without a
 // nonce store (inspect cannot know which nonces serve has seen).
-func (in inspectInput) verify(ctx context.Context, keys verifier.KeyStore, token string) (*verifier.Principal, verifier.Decision) {
+// It fails only for invalid settings (a negative leeway, ...), a usage error.
+func (in inspectInput) verify(ctx context.Context, keys verifier.KeyStore, token string) (*verifier.Principal, verifier.Decision, error) {
 	v, err := verifier.New(keys,
 		verifier.WithProfile(in.profile),
 		verifier.WithLeeway(in.leeway),
@@ -227,10 +233,10 @@ func (in inspectInput) verify(ctx context.Context, keys verifier.KeyStore, token
 		verifier.WithAllowReuse(),
 	)
 	if err != nil {
-		// Only an invalid option: refuse as the configuration error it is.
-		return nil, verifier.Decision{Reason: verifier.ReasonUnavailable, Err: err}
+		return nil, verifier.Decision{}, usageError{"inspect: " + err.Error()}
 	}
-	return v.Check(ctx, token)
+	p, d := v.Check(ctx, token)
+	return p, d, nil
 }
 
 // failedRow is the SPEC §3 row that decision d failed, 0 when accepted.

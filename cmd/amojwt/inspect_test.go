@@ -201,6 +201,8 @@ func TestInspectCommandLine(t *testing.T) {
 		{"no token", []string{"inspect", "--keys", inspectKeys}, "", 2, "exactly one TOKEN"},
 		{"bad time", []string{"inspect", "--at", "yesterday", tok}, "", 2, `--at: "yesterday"`},
 		{"bad profile", []string{"inspect", "--profile", "lax", tok}, "", 2, `unknown profile "lax"`},
+		{"negative leeway", []string{"inspect", "--leeway", "-1s", tok}, "", 2, "negative leeway"},
+		{"zero max lifetime", []string{"inspect", "--max-lifetime", "0s", "--secret", "s", tok}, "", 2, "max lifetime must be positive"},
 		{"missing keys file", []string{"inspect", "--keys", "testdata/nope.json", tok}, "", 1, "no such file"},
 	}
 	for _, tt := range tests {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -35,15 +34,13 @@ type keysReloader struct {
 // (editors, `amojwt keygen --keys`, `mv new.json keys.json`) or through a
 // Kubernetes ConfigMap (which swaps a "..data" symlink beside it) is seen.
 // Each reload is logged and counted; a reload that fails keeps the keys in
-// use (verifier.KeysFile.Reload is atomic) and logs why.
-func watchKeys(kf *verifier.KeysFile, logger *slog.Logger, m *metrics) (stop func(), err error) {
-	w, err := fsnotify.NewWatcher()
+// use (verifier.KeysFile.Reload is atomic) and logs why. When the directory
+// cannot be watched (no inotify instances left, say), it logs a warning and
+// reloads on SIGHUP only.
+func watchKeys(kf *verifier.KeysFile, logger *slog.Logger, m *metrics) (stop func()) {
+	w, err := watchDir(filepath.Dir(kf.Path()))
 	if err != nil {
-		return nil, fmt.Errorf("serve: watching the keys file: %w", err)
-	}
-	if err := w.Add(filepath.Dir(kf.Path())); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("serve: watching the keys file: %w", err)
+		logger.Warn("amojwt keys file not watched; reload it with SIGHUP", "error", err)
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -58,14 +55,36 @@ func watchKeys(kf *verifier.KeysFile, logger *slog.Logger, m *metrics) (stop fun
 		signal.Stop(hup)
 		cancel()
 		<-done
-		w.Close()
-	}, nil
+		if w != nil {
+			w.Close()
+		}
+	}
 }
 
+// watchDir returns a watcher of dir.
+func watchDir(dir string) (*fsnotify.Watcher, error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Add(dir); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// loop reloads on SIGHUP and on changes w reports (w may be nil) until ctx
+// is done.
 func (r *keysReloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan os.Signal) {
 	name := filepath.Base(r.kf.Path())
 	settle := time.NewTimer(reloadSettle)
 	settle.Stop()
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if w != nil {
+		events, errs = w.Events, w.Errors
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -73,7 +92,7 @@ func (r *keysReloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan
 			return
 		case <-hup:
 			r.reload("SIGHUP")
-		case ev, ok := <-w.Events:
+		case ev, ok := <-events:
 			if !ok {
 				return
 			}
@@ -81,7 +100,7 @@ func (r *keysReloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan
 			if ev.Op != fsnotify.Chmod && (base == name || strings.HasPrefix(base, "..")) {
 				settle.Reset(reloadSettle)
 			}
-		case err, ok := <-w.Errors:
+		case err, ok := <-errs:
 			if !ok {
 				return
 			}

@@ -194,10 +194,7 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 		return err
 	}
 	if kf, ok := keys.(*verifier.KeysFile); ok {
-		stopWatching, err := watchKeys(kf, logger, m)
-		if err != nil {
-			return err
-		}
+		stopWatching := watchKeys(kf, logger, m)
 		defer stopWatching()
 	}
 	subs, err := newSubmissions(c)
