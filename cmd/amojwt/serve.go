@@ -71,7 +71,7 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 	fs.StringVar(&c.redisKeyPrefix, "redis-key-prefix", noncestore.DefaultRedisKeyPrefix, "with --redis: prefix of every key written; give deployments sharing a Redis their own")
 	fs.DurationVar(&c.storeTimeout, "store-timeout", noncestore.DefaultRedisTimeout, "with --redis: bound on one nonce store call; a slower store answers 503 (SPEC §7)")
 	fs.BoolVar(&c.trustForwarded, "trust-forwarded-headers", false, "only behind a proxy that overwrites these headers: /auth logs the method, URI and client the proxy reports (X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-IP or X-Forwarded-For); --upstream keeps the client's X-Forwarded-For")
-	fs.BoolVar(&c.mockAMO, "mock-amo", false, "also serve the add-on submission API that `web-ext sign` uses (files are returned unchanged, NOT signed)")
+	fs.BoolVar(&c.mockAMO, "mock-amo", false, "also serve the add-on submission API that web-ext sign uses (files are returned unchanged, NOT signed)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "with --mock-amo: keep uploads, add-ons and versions in this directory across restarts (default: in memory)")
 	fs.DurationVar(&c.processingDelay, "mock-amo-processing-delay", 0, "with --mock-amo: time before an upload's validation result shows")
 	fs.DurationVar(&c.reviewDelay, "mock-amo-review-delay", 0, "with --mock-amo: time before a new version's file turns public (or disabled)")
@@ -366,8 +366,10 @@ func printDemo(w io.Writer, program, addr string) {
 	fmt.Fprintf(w, `amojwt: serving a mock AMO API on http://%[1]s with a DEMO key (its secret is public: never use it in production)
   key:    %[2]s
   secret: %[3]s
-Try it:
-  curl -s -H "Authorization: JWT $(%[4]s sign --key %[2]s --secret %[3]s)" http://%[1]s/api/v5/accounts/profile/
+Try it (in another terminal; the second curl is refused: each token is good for one request):
+  TOKEN=$(%[4]s sign --key %[2]s --secret %[3]s)
+  curl -s -H "Authorization: JWT $TOKEN" http://%[1]s/api/v5/accounts/profile/
+  curl -s -H "Authorization: JWT $TOKEN" http://%[1]s/api/v5/accounts/profile/
 `, dialAddr(addr), demoIssuer, demoSecret, program)
 }
 

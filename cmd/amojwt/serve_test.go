@@ -107,10 +107,11 @@ func TestServeDemo(t *testing.T) {
 	s := startServer(t, "--demo", "--log-format", "json")
 
 	// The banner names the key, the secret and a curl line for this address.
-	wantCurl := `curl -s -H "Authorization: JWT $(amojwt sign --key user:543210:23 --secret ` + demoSecret + `)" ` +
-		s.url + "/api/v5/accounts/profile/"
-	if out := s.stdout.String(); !strings.Contains(out, "key:    "+demoIssuer) || !strings.Contains(out, wantCurl) {
-		t.Errorf("banner lacks the key or %q:\n%s", wantCurl, out)
+	wantSign := `TOKEN=$(amojwt sign --key user:543210:23 --secret ` + demoSecret + `)`
+	wantCurl := `curl -s -H "Authorization: JWT $TOKEN" ` + s.url + "/api/v5/accounts/profile/"
+	if out := s.stdout.String(); !strings.Contains(out, "key:    "+demoIssuer) ||
+		!strings.Contains(out, wantSign) || strings.Count(out, wantCurl) != 2 {
+		t.Errorf("banner lacks the key, %q or twice %q:\n%s", wantSign, wantCurl, out)
 	}
 
 	tok := token(t, "demo-1")
