@@ -67,8 +67,9 @@ func (r *jsonObjectReader) skipSpace() {
 }
 
 // next returns the next member. done is true after the closing brace, when
-// only white space may follow; ok is false on any syntax error or a
-// duplicate name.
+// only white space may follow; ok is false on any syntax error. Duplicate
+// names are the caller's to find: it knows the names it looks for, and asks
+// firstOther about the others.
 func (r *jsonObjectReader) next() (name []byte, v jsonValue, done, ok bool) {
 	r.skipSpace()
 	if r.i >= len(r.s) {
@@ -91,12 +92,6 @@ func (r *jsonObjectReader) next() (name []byte, v jsonValue, done, ok bool) {
 	if !ok {
 		return nil, v, false, false
 	}
-	for _, seen := range *r.names {
-		if bytes.Equal(seen, name) {
-			return nil, v, false, false
-		}
-	}
-	*r.names = append(*r.names, name)
 	r.skipSpace()
 	if r.i >= len(r.s) || r.s[r.i] != ':' {
 		return nil, v, false, false
@@ -105,6 +100,28 @@ func (r *jsonObjectReader) next() (name []byte, v jsonValue, done, ok bool) {
 	r.skipSpace()
 	v, ok = r.readValue()
 	return name, v, false, ok
+}
+
+// firstOther reports whether name, a member name the caller does not look
+// for, has not been seen before in this object.
+func (r *jsonObjectReader) firstOther(name []byte) bool {
+	for _, seen := range *r.names {
+		if bytes.Equal(seen, name) {
+			return false
+		}
+	}
+	*r.names = append(*r.names, name)
+	return true
+}
+
+// seenOnce sets bit in *seen and reports whether it was clear: the caller's
+// duplicate check for the names it looks for.
+func seenOnce(seen *uint8, bit uint8) bool {
+	if *seen&bit != 0 {
+		return false
+	}
+	*seen |= bit
+	return true
 }
 
 // readValue reads one value. Scalars and strings are returned; arrays and

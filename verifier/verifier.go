@@ -10,9 +10,7 @@
 package verifier
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -453,72 +451,122 @@ func twoDots(token string) (int, int, bool) {
 }
 
 // decodeSegment decodes an unpadded base64url segment (RFC 7515 §2) into
-// dst. It refuses padding, characters outside the alphabet (Go's decoder
-// would skip CR and LF; they are refused here first) and the impossible
-// length 4n+1. Unused low bits of the last character are ignored, as PyJWT
-// does; replays are keyed on the jti, not on the bytes (SPEC §5).
+// dst. It refuses padding, any character outside the alphabet (Go's decoder
+// would skip CR and LF) and the impossible length 4n+1. Unused low bits of
+// the last character are ignored, as PyJWT does; replays are keyed on the
+// jti, not on the bytes (SPEC §5).
 func decodeSegment(dst, seg []byte) ([]byte, bool) {
-	if bytes.IndexByte(seg, '\n') >= 0 || bytes.IndexByte(seg, '\r') >= 0 {
-		return nil, false
+	n := 0
+	for len(seg) >= 4 {
+		a, b, c, d := base64urlValue[seg[0]], base64urlValue[seg[1]], base64urlValue[seg[2]], base64urlValue[seg[3]]
+		if (a|b|c|d)&0xC0 != 0 {
+			return nil, false
+		}
+		v := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6 | uint32(d)
+		dst[n], dst[n+1], dst[n+2] = byte(v>>16), byte(v>>8), byte(v)
+		n += 3
+		seg = seg[4:]
 	}
-	n, err := base64.RawURLEncoding.Decode(dst, seg)
-	if err != nil {
+	switch len(seg) {
+	case 1:
 		return nil, false
+	case 2:
+		a, b := base64urlValue[seg[0]], base64urlValue[seg[1]]
+		if (a|b)&0xC0 != 0 {
+			return nil, false
+		}
+		dst[n] = a<<2 | b>>4
+		n++
+	case 3:
+		a, b, c := base64urlValue[seg[0]], base64urlValue[seg[1]], base64urlValue[seg[2]]
+		if (a|b|c)&0xC0 != 0 {
+			return nil, false
+		}
+		v := uint32(a)<<12 | uint32(b)<<6 | uint32(c)
+		dst[n], dst[n+1] = byte(v>>10), byte(v>>2)
+		n += 2
 	}
 	return dst[:n], true
 }
 
+// base64urlValue maps the RFC 4648 §5 alphabet to its 6-bit values and
+// every other byte to 0xFF.
+var base64urlValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xFF
+	}
+	for i, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = byte(i)
+	}
+	return t
+}()
+
 // readHeader reads the protected header (RFC 7515 §4): alg, and whether it
 // asks for extensions this package does not understand (crit, b64; SPEC §6).
+// Duplicate member names are malformed (SPEC §6).
 func readHeader(data []byte, sc *scratch, tc *tokenClaims) bool {
 	r, ok := newJSONObjectReader(data, &sc.arena, &sc.names)
-	if !ok {
-		return false
-	}
-	for {
-		name, val, done, ok := r.next()
-		if !ok {
+	var seen uint8
+	for ok {
+		name, val, done, valid := r.next()
+		switch {
+		case !valid:
 			return false
-		}
-		if done {
+		case done:
 			return true
 		}
 		switch string(name) {
 		case "alg":
+			ok = seenOnce(&seen, 1)
 			tc.alg = val
-		case "crit", "b64":
+		case "crit":
+			ok = seenOnce(&seen, 2)
 			tc.critOrB64 = true
+		case "b64":
+			ok = seenOnce(&seen, 4)
+			tc.critOrB64 = true
+		default:
+			ok = r.firstOther(name)
 		}
 	}
+	return false
 }
 
-// readClaims reads the claims set (RFC 7519 §4.1).
+// readClaims reads the claims set (RFC 7519 §4.1). Duplicate member names
+// are malformed (SPEC §6).
 func readClaims(data []byte, sc *scratch, tc *tokenClaims) bool {
 	r, ok := newJSONObjectReader(data, &sc.arena, &sc.names)
-	if !ok {
-		return false
-	}
-	for {
-		name, val, done, ok := r.next()
-		if !ok {
+	var seen uint8
+	for ok {
+		name, val, done, valid := r.next()
+		switch {
+		case !valid:
 			return false
-		}
-		if done {
+		case done:
 			return true
 		}
 		switch string(name) {
 		case "iss":
+			ok = seenOnce(&seen, 1)
 			tc.iss = val
 		case "iat":
+			ok = seenOnce(&seen, 2)
 			tc.iat = val
 		case "exp":
+			ok = seenOnce(&seen, 4)
 			tc.exp = val
 		case "nbf":
+			ok = seenOnce(&seen, 8)
 			tc.nbf = val
 		case "jti":
+			ok = seenOnce(&seen, 16)
 			tc.jti = val
 		case "orig_iat":
+			ok = seenOnce(&seen, 32)
 			tc.origIat = true
+		default:
+			ok = r.firstOther(name)
 		}
 	}
+	return false
 }
