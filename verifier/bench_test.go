@@ -131,19 +131,20 @@ type stdlibVerifier struct {
 }
 
 func (s *stdlibVerifier) verify(token string) error {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
+	dot1 := strings.IndexByte(token, '.')
+	dot2 := dot1 + 1 + strings.IndexByte(token[dot1+1:], '.')
+	if dot1 < 0 || dot2 <= dot1 || strings.IndexByte(token[dot2+1:], '.') >= 0 {
 		return errors.New("segments")
 	}
-	hdr, err := base64.RawURLEncoding.DecodeString(parts[0])
+	hdr, err := base64.RawURLEncoding.DecodeString(token[:dot1])
 	if err != nil {
 		return err
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	payload, err := base64.RawURLEncoding.DecodeString(token[dot1+1 : dot2])
 	if err != nil {
 		return err
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot2+1:])
 	if err != nil {
 		return err
 	}
@@ -170,7 +171,7 @@ func (s *stdlibVerifier) verify(token string) error {
 		return errors.New("alg")
 	}
 	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(token[:len(parts[0])+1+len(parts[1])]))
+	mac.Write([]byte(token[:dot2]))
 	if !hmac.Equal(mac.Sum(nil), sig) {
 		return errors.New("signature")
 	}
