@@ -96,7 +96,17 @@ func skipSpace(v string, i int) int {
 }
 
 // skipWord returns the index of the first space byte of v at or after i.
+// It skips eight bytes at a time while none of them is below '!' (every
+// space byte is), then looks byte by byte.
 func skipWord(v string, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(v); i += 8 {
+		x := uint64(v[i]) | uint64(v[i+1])<<8 | uint64(v[i+2])<<16 | uint64(v[i+3])<<24 |
+			uint64(v[i+4])<<32 | uint64(v[i+5])<<40 | uint64(v[i+6])<<48 | uint64(v[i+7])<<56
+		if (x-'!'*ones)&^x&highs != 0 {
+			break
+		}
+	}
 	for i < len(v) && !isSpace(v[i]) {
 		i++
 	}
