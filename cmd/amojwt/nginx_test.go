@@ -200,26 +200,11 @@ func TestNginxAuthRequest(t *testing.T) {
 
 	send := func(site *nginxSite, method, path, token string, header map[string]string) (*http.Response, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, site.url+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		auth := ""
 		if token != "" {
-			req.Header.Set("Authorization", "JWT "+token)
+			auth = "JWT " + token
 		}
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, string(body)
+		return send(t, method, site.url+path, auth, header)
 	}
 	spoof := map[string]string{"X-Amo-User-Id": "1", "X-Amo-Issuer": "user:1:1", "X-Amo-Jti": "forged"}
 	challenge := `JWT realm="Access to addons.mozilla.org external API"`

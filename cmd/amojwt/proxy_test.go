@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -38,26 +37,7 @@ func TestServeUpstream(t *testing.T) {
 
 	send := func(method, path, auth string, header map[string]string) (*http.Response, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, s.url+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, string(b)
+		return send(t, method, s.url+path, auth, header)
 	}
 
 	tok := token(t, "p1")

@@ -62,15 +62,24 @@ func startServer(t *testing.T, args ...string) *server {
 // returns the response with its body read.
 func (s *server) get(t *testing.T, method, path, auth string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, nil)
+	return send(t, method, s.url+path, auth, nil)
+}
+
+// send sends method url with Authorization auth (none when empty) and the
+// header fields given, and returns the response with its body read.
+func send(t *testing.T, method, url, auth string, header map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Do(req)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
