@@ -188,19 +188,7 @@ func randomHex(t *testing.T, n int) string {
 // the developer agreement, and returns its path.
 func writeKeys(t *testing.T, secret string) string {
 	t.Helper()
-	keys := map[string]any{"keys": []any{map[string]any{
-		"key": testIssuer, "secret": secret,
-		"user": map[string]any{"id": testUserID, "username": "integration", "read_dev_agreement": "2024-01-01T00:00:00Z"},
-	}}}
-	data, err := json.Marshal(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "keys.json")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeUsersKeys(t, webExtUser{issuer: testIssuer, secret: secret, id: testUserID})
 }
 
 // buildAmojwt builds ./cmd/amojwt into a temporary directory.

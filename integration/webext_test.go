@@ -42,7 +42,7 @@ func requireWebExt(t *testing.T) {
 	t.Skip(msg)
 }
 
-// webExtUser is one account of the keys file, with its API key.
+// webExtUser is one account of a keys file, with its API key.
 type webExtUser struct {
 	issuer, secret string
 	id             int64
