@@ -123,6 +123,10 @@ var sentinels = map[Reason]error{
 // errors.Is(err, sentinel) matches the sentinel of Reason (ErrExpired, ...);
 // for ReasonUnavailable it also matches the store's error chain (for example
 // noncestore.ErrUnavailable), kept in Cause.
+//
+// Verify returns shared *Error values for the failures that carry no
+// cause, so that refusing a token allocates nothing: treat them as
+// read-only.
 type Error struct {
 	Reason Reason
 	Detail string
