@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,6 +64,15 @@ func TestRedisServers(t *testing.T) {
 			testConcurrentUses(t, servers, floodToken(time.Now(), "concurrent"))
 		})
 	}
+
+	t.Run("full Redis with noeviction", func(t *testing.T) {
+		t.Parallel()
+		rs := redistest.Start(t, redistest.WithConfig("maxmemory-policy noeviction"))
+		url := "redis://" + rs.Addr()
+		seedEpoch(t, url, time.Now().Add(-time.Hour))
+		base := startServe(t, bin, "--keys", keys, "--redis", url, "--store-timeout", redisTestTimeout)
+		testFullRedis(t, base, rs)
+	})
 
 	faults := []struct {
 		name string
@@ -142,6 +153,37 @@ func testConcurrentUses(t *testing.T, servers []string, token string) {
 	if accepted != 1 || replayed != uses-1 {
 		t.Errorf("%d accepted and %d refused as replays, want 1 and %d", accepted, replayed, uses-1)
 	}
+}
+
+// testFullRedis fills the Redis rs behind the server at base (maxmemory
+// below what it uses, policy noeviction), then makes room again: while it
+// is full, a claim's SET is refused, so a fresh jti token gets 503 (SPEC
+// §7, fail closed) and a replay is not accepted, while a token without jti
+// passes; nothing was evicted, so once there is room the replay is still
+// refused and fresh tokens are accepted.
+func testFullRedis(t *testing.T, base string, rs *redistest.Server) {
+	client := loadClient(t)
+	want := func(what, token string, ok func(outcome) bool) {
+		t.Helper()
+		if m := mismatch(client, base, token, ok); m != "" {
+			t.Errorf("%s: %s", what, m)
+		}
+	}
+	is := func(status int, detail string) func(outcome) bool {
+		return func(o outcome) bool { return o == outcome{status, detail} }
+	}
+	accepted := is(http.StatusOK, "")
+	unavailable := is(http.StatusServiceUnavailable, verifier.DetailUnavailable)
+
+	used := floodToken(time.Now(), "used-before-full")
+	want("before Redis is full", used, accepted)
+	rs.Do("CONFIG", "SET", "maxmemory", "1")
+	want("fresh jti, Redis full", floodToken(time.Now(), "while-full"), unavailable)
+	want("replay, Redis full", used, func(o outcome) bool { return unavailable(o) || refused(o) })
+	want("no jti, Redis full", floodToken(time.Now(), ""), accepted)
+	rs.Do("CONFIG", "SET", "maxmemory", "0")
+	want("replay, room again", used, is(http.StatusUnauthorized, verifier.DetailReplayed))
+	want("the jti refused while full, room again", floodToken(time.Now(), "while-full"), accepted)
 }
 
 // Kinds of request the load sends.
@@ -361,9 +403,8 @@ func testDisruptedLoad(t *testing.T, base string, rs *redistest.Server, leeway i
 	client := loadClient(t)
 	want := func(what, token string, ok func(outcome) bool) {
 		t.Helper()
-		got, err := authGet(client, base, token)
-		if err != nil || !ok(got) {
-			report("%s: %d %q (%v)", what, got.status, got.detail, err)
+		if m := mismatch(client, base, token, ok); m != "" {
+			report("%s: %s", what, m)
 		}
 	}
 	want("token signed before the data loss, first use", signedBefore, func(o outcome) bool {
@@ -418,6 +459,19 @@ func judge(u loadUse, d disruption, predates func(iat int64) bool) string {
 func refused(o outcome) bool {
 	return o.status == http.StatusUnauthorized &&
 		(o.detail == verifier.DetailReplayed || o.detail == verifier.DetailNonceStoreReset)
+}
+
+// mismatch sends token to base and describes the answer when ok rejects
+// it; it returns "" when ok accepts it.
+func mismatch(client *http.Client, base, token string, ok func(outcome) bool) string {
+	got, err := authGet(client, base, token)
+	switch {
+	case err != nil:
+		return err.Error()
+	case !ok(got):
+		return fmt.Sprintf("%d %q", got.status, got.detail)
+	}
+	return ""
 }
 
 // seedEpoch sets the reset guard's marker at url (serve's default prefix)
@@ -480,4 +534,80 @@ func authGet(client *http.Client, base, token string) (outcome, error) {
 		return o, fmt.Errorf("503 with detail %q and Retry-After %q, want %q and 1", doc.Detail, resp.Header.Get("Retry-After"), verifier.DetailUnavailable)
 	}
 	return o, nil
+}
+
+// BenchmarkRedisClaimWait is the cost of noncestore.WithRedisWait, which
+// serve does not expose: claims through a redis+sentinel:// client on a
+// master with one replica in sync (all on loopback), without WAIT and with
+// WAIT 1 (timeout 900 ms), one caller at a time and from 16 and 64
+// goroutines. Claims sent together share one WAIT. The README's
+// deployment section quotes it:
+//
+//	go test -run XXX -bench RedisClaimWait ./integration/
+func BenchmarkRedisClaimWait(b *testing.B) {
+	g := redistest.StartSentinel(b)
+	client, err := noncestore.NewRedisClient("redis+sentinel://" + g.Addr() + "/" + redistest.MasterName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { client.Close() })
+	var seq atomic.Uint64 // nonces never repeat, though b.Run calls each function several times
+	// caughtUp waits until the replica has every claim so far: after a
+	// burst, a replica on the same two cores lags by up to a few hundred
+	// milliseconds, and the next WAIT would pay for the previous run.
+	settle, err := noncestore.NewRedis(client, noncestore.WithRedisKeyPrefix("bench:sync:"),
+		noncestore.WithRedisTimeout(5*time.Second), noncestore.WithRedisWait(1, 4*time.Second))
+	if err != nil {
+		b.Fatal(err)
+	}
+	caughtUp := func(b *testing.B) {
+		if _, err := settle.Claim(context.Background(), testIssuer, strconv.FormatUint(seq.Add(1), 10), time.Now().Add(time.Minute)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, wait := range []bool{false, true} {
+		for _, callers := range []int{1, 16, 64} {
+			name := fmt.Sprintf("wait=%v/goroutines=%d", wait, callers)
+			if callers == 1 {
+				name = fmt.Sprintf("wait=%v/sequential", wait)
+			}
+			b.Run(name, func(b *testing.B) {
+				opts := []noncestore.RedisOption{
+					noncestore.WithRedisKeyPrefix("bench:" + b.Name() + ":"),
+					noncestore.WithRedisTimeout(time.Second),
+				}
+				if wait {
+					opts = append(opts, noncestore.WithRedisWait(1, 900*time.Millisecond))
+				}
+				s, err := noncestore.NewRedis(client, opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				until := time.Now().Add(time.Minute)
+				caughtUp(b)
+				claim := func() error {
+					_, err := s.Claim(context.Background(), testIssuer, strconv.FormatUint(seq.Add(1), 10), until)
+					return err
+				}
+				b.ResetTimer()
+				if callers == 1 {
+					for range b.N {
+						if err := claim(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					return
+				}
+				b.SetParallelism(max(1, callers/runtime.GOMAXPROCS(0)))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := claim(); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
 }
