@@ -159,7 +159,7 @@ func (r *Redis) pass(batch []*redisClaim) bool {
 
 // redisRound is what one batch sends besides the claims' SETs.
 type redisRound struct {
-	epochMs   int64            // now, the epoch if this round creates the marker
+	epochMs   int64            // the epoch if this round creates the marker (set by check)
 	marker    *redis.StringCmd // GET marker (reset guard on)
 	markerSet *redis.StatusCmd // SET marker NX GET, when GET found none
 }
@@ -189,7 +189,7 @@ func (r *Redis) send(batch []*redisClaim) {
 		return
 	}
 	ctx := r.deadlineCtx(deadline)
-	round := redisRound{epochMs: now.UnixMilli()}
+	var round redisRound
 
 	if r.cluster == nil || r.waitReplicas == 0 {
 		// The usual case: one pipeline, which a Cluster client splits by
@@ -300,6 +300,11 @@ func (r *Redis) check(ctx context.Context, claims []*redisClaim, round *redisRou
 		if p == nil {
 			p = r.client.Pipeline()
 		}
+		// The new epoch is dated now, after the reply that found the marker
+		// gone: the round's start may precede the loss (a retry of the GET
+		// can reach the restarted Redis), and an epoch dated too early
+		// would let through a token used between it and the loss.
+		round.epochMs = time.Now().UnixMilli()
 		round.markerSet = p.SetArgs(ctx, r.marker, round.epochMs, redis.SetArgs{Mode: "NX", Get: true})
 	}
 	if p != nil {
