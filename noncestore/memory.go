@@ -347,7 +347,11 @@ func (s *memShard) claim(m *Memory, k memKey, now, exp uint32) error {
 	if s.slots == nil {
 		s.slots = make([]memEntry, memMinSlots)
 	}
-	s.step(now)
+	if s.minExp.Load() <= now {
+		// Something may have expired: reclaim a little. Otherwise the
+		// cursor waits where it is; minExp stays a lower bound.
+		s.step(now)
+	}
 	mask := len(s.slots) - 1
 	reuse := -1
 	for i := k.home() & mask; s.slots[i].exp != 0; i = (i + 1) & mask {
