@@ -505,38 +505,59 @@ var base64urlValue = func() (t [256]byte) {
 // asks for extensions this package does not understand (crit, b64; SPEC §6).
 // Duplicate member names are malformed (SPEC §6).
 func readHeader(data []byte, sc *scratch, tc *tokenClaims) bool {
-	r, ok := newJSONObjectReader(data, &sc.arena, &sc.names)
 	var seen uint8
-	for ok {
-		name, val, done, valid := r.next()
-		switch {
-		case !valid:
-			return false
-		case done:
-			return true
-		}
+	return readObject(data, sc, func(name []byte, val jsonValue) (known, first bool) {
 		switch string(name) {
 		case "alg":
-			ok = seenOnce(&seen, 1)
 			tc.alg = val
+			return true, seenOnce(&seen, 1)
 		case "crit":
-			ok = seenOnce(&seen, 2)
 			tc.critOrB64 = true
+			return true, seenOnce(&seen, 2)
 		case "b64":
-			ok = seenOnce(&seen, 4)
 			tc.critOrB64 = true
-		default:
-			ok = r.firstOther(name)
+			return true, seenOnce(&seen, 4)
 		}
-	}
-	return false
+		return false, false
+	})
 }
 
 // readClaims reads the claims set (RFC 7519 §4.1). Duplicate member names
 // are malformed (SPEC §6).
 func readClaims(data []byte, sc *scratch, tc *tokenClaims) bool {
-	r, ok := newJSONObjectReader(data, &sc.arena, &sc.names)
 	var seen uint8
+	return readObject(data, sc, func(name []byte, val jsonValue) (known, first bool) {
+		switch string(name) {
+		case "iss":
+			tc.iss = val
+			return true, seenOnce(&seen, 1)
+		case "iat":
+			tc.iat = val
+			return true, seenOnce(&seen, 2)
+		case "exp":
+			tc.exp = val
+			return true, seenOnce(&seen, 4)
+		case "nbf":
+			tc.nbf = val
+			return true, seenOnce(&seen, 8)
+		case "jti":
+			tc.jti = val
+			return true, seenOnce(&seen, 16)
+		case "orig_iat":
+			tc.origIat = true
+			return true, seenOnce(&seen, 32)
+		}
+		return false, false
+	})
+}
+
+// readObject reads the top-level object in data, handing each member to
+// member, which says whether it looks for that name (known) and, if so,
+// whether this is its first time (first). Names it does not look for are
+// checked for duplicates here. It reports whether the whole object was read
+// with no duplicate name.
+func readObject(data []byte, sc *scratch, member func(name []byte, val jsonValue) (known, first bool)) bool {
+	r, ok := newJSONObjectReader(data, &sc.arena, &sc.names)
 	for ok {
 		name, val, done, valid := r.next()
 		switch {
@@ -545,28 +566,11 @@ func readClaims(data []byte, sc *scratch, tc *tokenClaims) bool {
 		case done:
 			return true
 		}
-		switch string(name) {
-		case "iss":
-			ok = seenOnce(&seen, 1)
-			tc.iss = val
-		case "iat":
-			ok = seenOnce(&seen, 2)
-			tc.iat = val
-		case "exp":
-			ok = seenOnce(&seen, 4)
-			tc.exp = val
-		case "nbf":
-			ok = seenOnce(&seen, 8)
-			tc.nbf = val
-		case "jti":
-			ok = seenOnce(&seen, 16)
-			tc.jti = val
-		case "orig_iat":
-			ok = seenOnce(&seen, 32)
-			tc.origIat = true
-		default:
-			ok = r.firstOther(name)
+		known, first := member(name, val)
+		if !known {
+			first = r.firstOther(name)
 		}
+		ok = first
 	}
 	return false
 }
