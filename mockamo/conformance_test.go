@@ -32,16 +32,7 @@ const wantChallenge = `JWT realm="Access to addons.mozilla.org external API"`
 // caller's profile on a 200 (SPEC §8).
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	suites, err := vectors.LoadAll("../testdata")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, suite := range suites {
-		t.Run(suite.File, func(t *testing.T) {
-			t.Parallel()
-			runSuite(t, suite)
-		})
-	}
+	vectors.RunAll(t, "../testdata", runSuite)
 }
 
 // runSuite runs the vectors of one file.

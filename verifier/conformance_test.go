@@ -16,16 +16,7 @@ import (
 // HTTP-only vectors (SPEC §2) run in mockamo's conformance test.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	suites, err := vectors.LoadAll("../testdata")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, suite := range suites {
-		t.Run(suite.File, func(t *testing.T) {
-			t.Parallel()
-			runSuite(t, suite)
-		})
-	}
+	vectors.RunAll(t, "../testdata", runSuite)
 }
 
 // runSuite runs the vectors of one file.

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/amojwt/amojwt/internal/jwttest"
@@ -223,6 +224,23 @@ func (u fileUse) merge(base fileUse) fileUse {
 // §2-§7, and hostile.json, the hostile inputs of issue 4. Every table test
 // runs all of them (LoadAll).
 var Files = []string{"vectors.json", "hostile.json"}
+
+// RunAll loads every file of Files from dir (LoadAll) and runs run on each
+// in a parallel subtest named after the file. A file that fails to load
+// fails the test.
+func RunAll(t *testing.T, dir string, run func(t *testing.T, suite *Suite)) {
+	t.Helper()
+	suites, err := LoadAll(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, suite := range suites {
+		t.Run(suite.File, func(t *testing.T) {
+			t.Parallel()
+			run(t, suite)
+		})
+	}
+}
 
 // LoadAll loads every file of Files from dir, the testdata directory, in
 // that order. Names are unique within a file; tests name subtests after
