@@ -368,8 +368,8 @@ func printDemo(w io.Writer, program, addr string) {
   secret: %[3]s
 Try it (in another terminal; the second curl is refused: each token is good for one request):
   TOKEN=$(%[4]s sign --key %[2]s --secret %[3]s)
-  curl -s -H "Authorization: JWT $TOKEN" http://%[1]s/api/v5/accounts/profile/
-  curl -s -H "Authorization: JWT $TOKEN" http://%[1]s/api/v5/accounts/profile/
+  curl -s -w '\n' -H "Authorization: JWT $TOKEN" http://%[1]s/api/v5/accounts/profile/
+  curl -s -w '\n' -H "Authorization: JWT $TOKEN" http://%[1]s/api/v5/accounts/profile/
 `, dialAddr(addr), demoIssuer, demoSecret, program)
 }
 

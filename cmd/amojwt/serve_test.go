@@ -117,7 +117,7 @@ func TestServeDemo(t *testing.T) {
 
 	// The banner names the key, the secret and a curl line for this address.
 	wantSign := `TOKEN=$(amojwt sign --key user:543210:23 --secret ` + demoSecret + `)`
-	wantCurl := `curl -s -H "Authorization: JWT $TOKEN" ` + s.url + "/api/v5/accounts/profile/"
+	wantCurl := `curl -s -w '\n' -H "Authorization: JWT $TOKEN" ` + s.url + "/api/v5/accounts/profile/"
 	if out := s.stdout.String(); !strings.Contains(out, "key:    "+demoIssuer) ||
 		!strings.Contains(out, wantSign) || strings.Count(out, wantCurl) != 2 {
 		t.Errorf("banner lacks the key, %q or twice %q:\n%s", wantSign, wantCurl, out)
