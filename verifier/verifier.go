@@ -100,7 +100,8 @@ func New(keys KeyStore, opts ...Option) (*Verifier, error) {
 // claims. Times are the claims' NumericDates (seconds since the epoch, UTC)
 // as time.Time.
 type Principal struct {
-	// Issuer is the API key (the key store's spelling of the iss claim).
+	// Issuer is the API key: the key store's spelling of the iss claim
+	// (Key.Issuer), or the claim itself when the store leaves it empty.
 	Issuer string
 	// UserID is the key's user id: from the key store, else parsed from
 	// "user:<id>:<n>", else 0.
@@ -218,7 +219,13 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 	if kerr != nil {
 		return nil, kerr
 	}
-	d.Issuer = key.Issuer
+	// The key store's spelling names the principal and its nonces, so that
+	// spellings a store treats as one key share one nonce namespace.
+	issuer := key.Issuer
+	if issuer == "" {
+		issuer = string(tc.iss.raw)
+	}
+	d.Issuer = issuer
 
 	// Row 4: alg is exactly HS256. Row 5: the HMAC matches.
 	if tc.alg.kind != jsonString || string(tc.alg.raw) != "HS256" {
@@ -271,7 +278,7 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 	}
 
 	p := &Principal{
-		Issuer:    key.Issuer,
+		Issuer:    issuer,
 		UserID:    key.UserID(),
 		User:      key.User,
 		IssuedAt:  secondsToTime(times.iat),

@@ -163,3 +163,25 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		t.Error("nil key store: New succeeded")
 	}
 }
+
+// bareKeys is a KeyStore that returns keys without their Issuer, as a
+// careless implementation might.
+type bareKeys struct{}
+
+func (bareKeys) Lookup(context.Context, string) (*verifier.Key, error) {
+	return &verifier.Key{Secret: verifier.Secret(secret64), Active: true}, nil
+}
+
+func TestKeyWithoutIssuerKeepsIssuersApart(t *testing.T) {
+	t.Parallel()
+	v, err := verifier.New(bareKeys{}, verifier.WithClock(func() time.Time { return time.Unix(testNow, 0) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, iss := range []string{"user:1:1", "user:2:1"} {
+		p, err := v.Verify(context.Background(), exampleToken(`{"iss":"`+iss+`","jti":"same","iat":1700000000,"exp":1700000060}`, secret64))
+		if err != nil || p.Issuer != iss {
+			t.Fatalf("issuer %s: principal %+v, error %v", iss, p, err)
+		}
+	}
+}
