@@ -61,7 +61,8 @@ type Redis struct {
 	valuePrefix string // random per store: claim values never repeat
 	seq         atomic.Uint64
 
-	async    bool // send pipelines from a goroutine: the client may ignore deadlines
+	async    bool            // send pipelines from a goroutine: the client may ignore deadlines
+	pipe     redis.Pipeliner // the pipeline send reuses: one send runs at a time (busy)
 	deadline atomic.Pointer[redisDeadline]
 
 	mu      sync.Mutex
@@ -177,6 +178,7 @@ func NewRedis(client redis.UniversalClient, opts ...RedisOption) (*Redis, error)
 			r.waitReplicas, r.waitTimeout, r.timeout)
 	}
 	r.marker = r.prefix + "epoch"
+	r.pipe = client.Pipeline()
 	var id [8]byte
 	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
 	r.valuePrefix = hex.EncodeToString(id[:]) + ":"
@@ -211,13 +213,8 @@ func (r *Redis) Claim(ctx context.Context, issuer, nonce string, until time.Time
 		until = minUntil
 	}
 	var v [32]byte
-	return r.claim(ctx, &redisClaim{
-		key:      r.key(issuer, nonce),
-		value:    string(strconv.AppendUint(append(v[:0], r.valuePrefix...), r.seq.Add(1), 36)),
-		until:    until,
-		deadline: deadline,
-		done:     make(chan struct{}),
-	})
+	key, value := r.keyValue(issuer, nonce, strconv.AppendUint(append(v[:0], r.valuePrefix...), r.seq.Add(1), 36))
+	return r.claim(ctx, &redisClaim{key: key, value: value, until: until, deadline: deadline})
 }
 
 // Ping sends PING and reports whether it was answered within the store's
@@ -240,12 +237,13 @@ func (r *Redis) Ping(ctx context.Context) error {
 	}
 }
 
-// key derives the Redis key of a pair: the prefix, then the first 128 bits
-// of SHA-256 over len(issuer), issuer, len(nonce), nonce (lengths as 64-bit
-// big-endian), in hex. The lengths keep ("a:b", "c") and ("a", "b:c")
+// keyValue derives the Redis key of a pair: the prefix, then the first 128
+// bits of SHA-256 over len(issuer), issuer, len(nonce), nonce (lengths as
+// 64-bit big-endian), in hex. The lengths keep ("a:b", "c") and ("a", "b:c")
 // apart; the hash gives every key the same length and hides the nonce, and
 // hex has no braces, so a client cannot pick a Cluster slot (SPEC §5).
-func (r *Redis) key(issuer, nonce string) string {
+// It returns the key and value as strings that share one allocation.
+func (r *Redis) keyValue(issuer, nonce string, value []byte) (string, string) {
 	var stack [320]byte // room for a 256-byte jti (SPEC §3 row 13) and an issuer
 	b := binary.BigEndian.AppendUint64(stack[:0], uint64(len(issuer)))
 	b = append(b, issuer...)
@@ -255,10 +253,13 @@ func (r *Redis) key(issuer, nonce string) string {
 	var hx [2 * redisKeyHashBytes]byte
 	hex.Encode(hx[:], sum[:redisKeyHashBytes])
 	var k strings.Builder
-	k.Grow(len(r.prefix) + len(hx))
+	k.Grow(len(r.prefix) + len(hx) + len(value))
 	k.WriteString(r.prefix)
 	k.Write(hx[:])
-	return k.String()
+	k.Write(value)
+	kv := k.String()
+	n := len(r.prefix) + len(hx)
+	return kv[:n], kv[n:]
 }
 
 // redisKeyHashBytes is how much of the SHA-256 a key keeps: 128 bits.

@@ -18,13 +18,14 @@ const redisMaxPending = 4096
 
 // redisClaim is one Claim on its way through the batcher. send sets
 // epoch and err, then closes done; the caller reads them only after done is
-// closed, and may have left before that (timeout).
+// closed, and may have left before that (timeout). A claim whose caller
+// sends it itself has no done: its answer is ready when send returns.
 type redisClaim struct {
 	key      string
 	value    string // unique per claim: tells our own earlier write from a replay
 	until    time.Time
 	deadline time.Time
-	done     chan struct{}
+	done     chan struct{}  // made by claim when the caller waits for its answer
 	state    atomic.Int32   // redisWaiting, redisAbandoned or redisLeading
 	lead     []*redisClaim  // set with redisLeading: the batch this caller must send
 	one      [1]*redisClaim // backing for a batch of one
@@ -47,7 +48,7 @@ const (
 //
 // Batching: at most one pipeline per store is in flight. A claim that finds
 // none in flight sends its pipeline at once, from its own goroutine (no
-// timer, no handoff: a lone claim costs what one go-redis pipeline costs).
+// timer, no handoff: a lone claim costs what its go-redis commands cost).
 // Claims that arrive meanwhile queue up. When a pipeline returns, its sender
 // answers its claims and wakes one of the queued callers, which sends the
 // whole queue as the next pipeline. No goroutine outlives its call.
@@ -64,6 +65,7 @@ func (r *Redis) claim(ctx context.Context, c *redisClaim) (time.Time, error) {
 			r.mu.Unlock()
 			return time.Time{}, fmt.Errorf("%w: redis: %d claims already waiting", ErrUnavailable, redisMaxPending)
 		}
+		c.done = make(chan struct{})
 		r.pending = append(r.pending, c)
 		r.mu.Unlock()
 		return r.wait(ctx, c)
@@ -72,6 +74,7 @@ func (r *Redis) claim(ctx context.Context, c *redisClaim) (time.Time, error) {
 	r.mu.Unlock()
 	c.one[0] = c
 	if r.async {
+		c.done = make(chan struct{})
 		go r.run(c.one[:])
 		return r.wait(ctx, c)
 	}
@@ -191,11 +194,15 @@ func (r *Redis) send(batch []*redisClaim) {
 	ctx := r.deadlineCtx(deadline)
 	var round redisRound
 
-	if r.cluster == nil || r.waitReplicas == 0 {
+	switch {
+	case len(live) == 1 && !r.guard && r.waitReplicas == 0:
+		// A lone SET goes as a plain command: a pipeline of one costs more.
+		live[0].sendSet(ctx, r.client)
+	case r.cluster == nil || r.waitReplicas == 0:
 		// The usual case: one pipeline, which a Cluster client splits by
 		// node and sends to all of them at once.
-		r.pipeline(ctx, r.client, live, &round)
-	} else {
+		r.pipeline(ctx, r.pipe, live, &round)
+	default:
 		// Cluster with WAIT: WAIT counts the replicas of the connection it
 		// runs on, so each master gets its claims and its WAIT in a
 		// pipeline of its own, and the marker goes alone.
@@ -210,7 +217,7 @@ func (r *Redis) send(batch []*redisClaim) {
 		}
 		var wg sync.WaitGroup
 		for m, claims := range groups {
-			wg.Go(func() { r.pipeline(ctx, m, claims, nil) })
+			wg.Go(func() { r.pipeline(ctx, m.Pipeline(), claims, nil) })
 		}
 		if r.guard {
 			round.marker = r.client.Get(ctx, r.marker)
@@ -225,19 +232,16 @@ func (r *Redis) send(batch []*redisClaim) {
 	}
 }
 
-// pipeline sends, in one round trip on client, the claims' SETs, then
+// pipeline sends, in one round trip through p, the claims' SETs, then
 // (when round is not nil and the guard is on) GET marker, then (when
 // configured) WAIT. It sets each claim's set, and its fail when WAIT falls
 // short.
 //
-// Each claim is SET key value PXAT until NX, with a value unique to the
-// claim: OK means the pair was free and is now held. The marker is read
-// after the claims are written, so a loss of data before a claim was
-// written is always seen by the marker.
-func (r *Redis) pipeline(ctx context.Context, client redis.Cmdable, claims []*redisClaim, round *redisRound) {
-	p := client.Pipeline()
+// The marker is read after the claims are written, so a loss of data
+// before a claim was written is always seen by the marker.
+func (r *Redis) pipeline(ctx context.Context, p redis.Pipeliner, claims []*redisClaim, round *redisRound) {
 	for _, c := range claims {
-		c.set = p.SetArgs(ctx, c.key, c.value, redis.SetArgs{Mode: "NX", ExpireAt: c.until})
+		c.sendSet(ctx, p)
 	}
 	if round != nil && r.guard {
 		round.marker = p.Get(ctx, r.marker)
@@ -264,6 +268,13 @@ func (r *Redis) pipeline(ctx context.Context, client redis.Cmdable, claims []*re
 	for _, c := range claims {
 		c.fail = fail
 	}
+}
+
+// sendSet sends, or queues on a pipeline, the claim's SET key value PXAT
+// until NX, with a value unique to the claim: OK means the pair was free
+// and is now held.
+func (c *redisClaim) sendSet(ctx context.Context, client redis.Cmdable) {
+	c.set = client.SetArgs(ctx, c.key, c.value, redis.SetArgs{Mode: "NX", ExpireAt: c.until})
 }
 
 // check sends the second round trip that two rare cases need, both in one
@@ -367,10 +378,10 @@ func (r *Redis) result(c *redisClaim, epochErr error) error {
 }
 
 // answer gives c its result and wakes its caller, unless pass already
-// woke it to send this batch.
+// woke it to send this batch or the caller is sending it (no done).
 func (r *Redis) answer(c *redisClaim, epoch time.Time, err error) {
 	c.epoch, c.err = epoch, err
-	if c.state.Load() != redisLeading {
+	if c.done != nil && c.state.Load() != redisLeading {
 		close(c.done)
 	}
 }

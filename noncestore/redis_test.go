@@ -432,13 +432,19 @@ func TestRedisFlushAll(t *testing.T) {
 	}
 }
 
+// key is the key that Claim writes for a pair.
+func (r *Redis) key(issuer, nonce string) string {
+	k, _ := r.keyValue(issuer, nonce, nil)
+	return k
+}
+
 // claimWithValue runs one claim of key with a chosen value, as Claim does
 // with a fresh one.
 func claimWithValue(t *testing.T, s *Redis, key, value string) error {
 	t.Helper()
 	_, err := s.claim(t.Context(), &redisClaim{
 		key: key, value: value, until: inAMinute(),
-		deadline: time.Now().Add(s.timeout), done: make(chan struct{}),
+		deadline: time.Now().Add(s.timeout),
 	})
 	return err
 }
