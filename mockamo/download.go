@@ -26,19 +26,7 @@ const notSignedValue = "this is the uploaded file, unchanged: amojwt's mock AMO 
 // files a caller may not see).
 func (a *api) downloadFile(w http.ResponseWriter, r *http.Request, p *verifier.Principal) {
 	id, err := strconv.ParseInt(param(r, "file"), 10, 64)
-	a.s.mu.Lock()
-	var v *version
-	for _, ad := range a.s.st.Addons {
-		if !ad.isAuthor(p.UserID) {
-			continue
-		}
-		for _, cand := range ad.Versions {
-			if err == nil && cand.File.ID == id {
-				v = cand
-			}
-		}
-	}
-	a.s.mu.Unlock()
+	v := a.authorVersion(p.UserID, func(v *version) bool { return err == nil && v.File.ID == id })
 	if v == nil {
 		notFoundDetail(w)
 		return
@@ -59,19 +47,14 @@ func (a *api) downloadFile(w http.ResponseWriter, r *http.Request, p *verifier.P
 // source archive attached to a version of the caller's add-on.
 func (a *api) downloadSource(w http.ResponseWriter, r *http.Request, p *verifier.Principal) {
 	id, err := strconv.ParseInt(param(r, "version"), 10, 64)
-	a.s.mu.Lock()
-	var src *source
-	for _, ad := range a.s.st.Addons {
-		if !ad.isAuthor(p.UserID) {
-			continue
+	var src *source // read under the lock: a PATCH may replace it
+	a.authorVersion(p.UserID, func(v *version) bool {
+		if err == nil && v.ID == id && v.Source != nil {
+			src = v.Source
+			return true
 		}
-		for _, v := range ad.Versions {
-			if err == nil && v.ID == id && v.Source != nil {
-				src = v.Source
-			}
-		}
-	}
-	a.s.mu.Unlock()
+		return false
+	})
 	if src == nil {
 		notFoundDetail(w)
 		return
@@ -85,4 +68,26 @@ func (a *api) downloadSource(w http.ResponseWriter, r *http.Request, p *verifier
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": src.Filename}))
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+// authorVersion returns the last version, among the add-ons userID is an
+// author of, for which match is true, or nil. match runs under the state's
+// lock. Versions of other users'
+// add-ons are never returned: the caller answers 404 for them, as AMO hides
+// what a caller may not see.
+func (a *api) authorVersion(userID int64, match func(*version) bool) *version {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	var found *version
+	for _, ad := range a.s.st.Addons {
+		if !ad.isAuthor(userID) {
+			continue
+		}
+		for _, v := range ad.Versions {
+			if match(v) {
+				found = v
+			}
+		}
+	}
+	return found
 }
