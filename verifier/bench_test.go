@@ -94,10 +94,13 @@ func BenchmarkVerify(b *testing.B) {
 }
 
 // BenchmarkVerifyParallel is BenchmarkVerify on every core, sharing one
-// verifier and store. A goroutine that reaches the end of the token set
+// verifier and store. Goroutines take token numbers in runs of
+// benchParallelRun, so that they do not meet on one counter at every
+// token. A goroutine that takes the first number of a round of the token set
 // swaps in a fresh verifier; a token that meets the old store's nonce in
 // that moment answers ErrReplayed, after the same work.
 func BenchmarkVerifyParallel(b *testing.B) {
+	const benchParallelRun = 64
 	toks := benchTokenSet()
 	var (
 		cur  atomic.Pointer[verifier.Verifier]
@@ -107,8 +110,12 @@ func BenchmarkVerifyParallel(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
+		var n, end int64
 		for pb.Next() {
-			n := next.Add(1) - 1
+			if n == end {
+				end = next.Add(benchParallelRun)
+				n = end - benchParallelRun
+			}
 			if n%benchTokens == 0 && n > 0 {
 				cur.Store(newBenchVerifier(b))
 			}
@@ -116,6 +123,7 @@ func BenchmarkVerifyParallel(b *testing.B) {
 			if err != nil && !errors.Is(err, verifier.ErrReplayed) {
 				b.Fatal(err)
 			}
+			n++
 		}
 	})
 }

@@ -113,16 +113,28 @@ func allDigits(s string) bool {
 }
 
 // StaticKeys is a KeyStore over a fixed map from issuer to key. The map is
-// read-only after construction, so lookups take no lock.
+// read-only after construction, so lookups take no lock; the Keys it holds
+// must not be changed after NewStaticKeys either (it also keeps each key's
+// user id as it was then). To change keys, build a new StaticKeys, or use
+// KeysFile.
 type StaticKeys struct {
-	keys map[string]*Key
+	keys map[string]staticKey
+}
+
+// staticKey is a held key with what every token of its issuer needs, made
+// once here instead of on every token: the secret as jwx's HS256 verifier
+// takes it (a []byte in an interface) and the user id.
+type staticKey struct {
+	key     *Key
+	hmacKey any
+	userID  int64
 }
 
 // NewStaticKeys returns a StaticKeys holding keys. It returns an error, never
 // printing a secret, if two keys share an issuer, an issuer is empty, or an
 // active key has an empty secret (SPEC §6: a key store refuses to load it).
 func NewStaticKeys(keys ...*Key) (*StaticKeys, error) {
-	m := make(map[string]*Key, len(keys))
+	m := make(map[string]staticKey, len(keys))
 	for i, k := range keys {
 		switch {
 		case k == nil:
@@ -135,7 +147,7 @@ func NewStaticKeys(keys ...*Key) (*StaticKeys, error) {
 		if _, dup := m[k.Issuer]; dup {
 			return nil, fmt.Errorf("verifier: key %q appears twice", k.Issuer)
 		}
-		m[k.Issuer] = k
+		m[k.Issuer] = staticKey{key: k, hmacKey: []byte(k.Secret), userID: k.UserID()}
 	}
 	return &StaticKeys{keys: m}, nil
 }
@@ -143,7 +155,7 @@ func NewStaticKeys(keys ...*Key) (*StaticKeys, error) {
 // Lookup returns the key for issuer or ErrKeyNotFound. It never fails otherwise.
 func (s *StaticKeys) Lookup(_ context.Context, issuer string) (*Key, error) {
 	if k, ok := s.keys[issuer]; ok {
-		return k, nil
+		return k.key, nil
 	}
 	return nil, ErrKeyNotFound
 }

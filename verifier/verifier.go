@@ -41,14 +41,15 @@ type Verifier struct {
 
 // byteLookup is implemented by this package's key stores, which never keep
 // the issuer they are asked for, so the verifier can look up with a view of
-// its scratch buffer instead of a fresh string.
+// its scratch buffer instead of a fresh string, and which hold each secret
+// ready for jwx (a zero staticKey: not found).
 type byteLookup interface {
-	lookupBytes(issuer []byte) *Key
+	lookupBytes(issuer []byte) staticKey
 }
 
-func (s *StaticKeys) lookupBytes(issuer []byte) *Key { return s.keys[string(issuer)] }
+func (s *StaticKeys) lookupBytes(issuer []byte) staticKey { return s.keys[string(issuer)] }
 
-func (kf *KeysFile) lookupBytes(issuer []byte) *Key { return kf.keys.Load().lookupBytes(issuer) }
+func (kf *KeysFile) lookupBytes(issuer []byte) staticKey { return kf.keys.Load().lookupBytes(issuer) }
 
 // New returns a Verifier that finds secrets in keys. Without WithNonceStore
 // it remembers nonces in a new in-memory store (noncestore.NewMemory with its
@@ -215,10 +216,11 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 	if tc.iss.kind != jsonString {
 		return nil, errIssuerUnknown
 	}
-	key, kerr := v.lookup(ctx, tc.iss.raw)
+	k, kerr := v.lookup(ctx, tc.iss.raw)
 	if kerr != nil {
 		return nil, kerr
 	}
+	key := k.key
 	// The key store's spelling names the principal and its nonces, so that
 	// spellings a store treats as one key share one nonce namespace.
 	issuer := key.Issuer
@@ -231,7 +233,7 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 	if tc.alg.kind != jsonString || string(tc.alg.raw) != "HS256" {
 		return nil, errAlgorithm
 	}
-	if v.hs256.Verify(tok[:dot2], signature, []byte(key.Secret)) != nil {
+	if v.hs256.Verify(tok[:dot2], signature, k.hmacKey) != nil {
 		return nil, errSignature
 	}
 
@@ -279,7 +281,7 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 
 	p := &Principal{
 		Issuer:    issuer,
-		UserID:    key.UserID(),
+		UserID:    k.userID,
 		User:      key.User,
 		IssuedAt:  secondsToTime(times.iat),
 		ExpiresAt: secondsToTime(times.exp),
@@ -300,25 +302,27 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 	return p, nil
 }
 
-// lookup finds the key for the issuer (SPEC §3 row 3).
-func (v *Verifier) lookup(ctx context.Context, issuer []byte) (*Key, *Error) {
-	var key *Key
+// lookup finds the key for the issuer (SPEC §3 row 3), with the secret as
+// jwx's HS256 verifier takes it and the user id.
+func (v *Verifier) lookup(ctx context.Context, issuer []byte) (staticKey, *Error) {
 	if v.byteKeys != nil {
-		key = v.byteKeys.lookupBytes(issuer)
-	} else {
-		var err error
-		key, err = v.keys.Lookup(ctx, string(issuer))
-		if err != nil {
-			if errors.Is(err, ErrKeyNotFound) {
-				return nil, errIssuerUnknown
-			}
-			return nil, unavailable(fmt.Errorf("key store: %w", err))
+		k := v.byteKeys.lookupBytes(issuer)
+		if !k.key.usable() {
+			return staticKey{}, errIssuerUnknown
 		}
+		return k, nil
+	}
+	key, err := v.keys.Lookup(ctx, string(issuer))
+	if err != nil {
+		if errors.Is(err, ErrKeyNotFound) {
+			return staticKey{}, errIssuerUnknown
+		}
+		return staticKey{}, unavailable(fmt.Errorf("key store: %w", err))
 	}
 	if !key.usable() {
-		return nil, errIssuerUnknown
+		return staticKey{}, errIssuerUnknown
 	}
-	return key, nil
+	return staticKey{key: key, hmacKey: []byte(key.Secret), userID: key.UserID()}, nil
 }
 
 // claim records the nonce until exp + leeway, the last moment the token
