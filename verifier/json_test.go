@@ -1,6 +1,8 @@
 package verifier
 
 import (
+	"bytes"
+	"encoding/base64"
 	"strings"
 	"testing"
 )
@@ -169,49 +171,104 @@ func TestDecodeSegment(t *testing.T) {
 	tests := []struct {
 		in   string
 		want string
+		end  int
 		ok   bool
 	}{
-		{"", "", true},
-		{"YQ", "a", true},
-		{"YWI", "ab", true},
-		{"YWJj", "abc", true},
-		{"YR", "a", true}, // unused bits set: same bytes as "YQ"
-		{"-_-_", "\xfb\xff\xbf", true},
-		{"Y", "", false},
-		{"YQ==", "", false},
-		{"YW+j", "", false},
-		{"YW/j", "", false},
-		{"YW\nJj", "", false},
-		{"YW Jj", "", false},
-		{"YWJj\r", "", false},
+		{"", "", 0, true},
+		{"YQ", "a", 2, true},
+		{"YWI", "ab", 3, true},
+		{"YWJj", "abc", 4, true},
+		{"YR", "a", 2, true}, // unused bits set: same bytes as "YQ"
+		{"-_-_", "\xfb\xff\xbf", 4, true},
+		{"YWJjZGVm", "abcdef", 8, true},
+		{"YWJjZGVmZw", "abcdefg", 10, true},
+		{"YWJjZGVmZ2hpamts", "abcdefghijkl", 16, true},
+		// The segment ends at the first byte outside the alphabet; the
+		// caller refuses any such byte but a dot.
+		{"YWI.x", "ab", 3, true},
+		{"YWJjZGVmZ2.x", "abcdefg", 10, true},
+		{"YWJjZGVm.", "abcdef", 8, true},
+		{"YQ==", "a", 2, true},
+		{"YW Jj", "a", 2, true},
+		{"YWJj\r", "abc", 4, true},
+		{"Y", "", 0, false},
+		{"YWJjZ", "", 0, false},
+		{"YWJjZGVmZ.", "", 0, false},
 	}
 	for _, tt := range tests {
-		var dst [16]byte
-		got, ok := decodeSegment(dst[:], []byte(tt.in))
-		if ok != tt.ok || (ok && string(got) != tt.want) {
-			t.Errorf("decodeSegment(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		var dst [32]byte
+		got, end, ok := decodeSegment(dst[:], []byte(tt.in))
+		if ok != tt.ok || (ok && (string(got) != tt.want || end != tt.end)) {
+			t.Errorf("decodeSegment(%q) = %q, %d, %v; want %q, %d, %v", tt.in, got, end, ok, tt.want, tt.end, tt.ok)
 		}
 	}
 }
 
-func TestTwoDots(t *testing.T) {
+func TestDecodeJWS(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		in     string
-		d1, d2 int
-		ok     bool
+		in                   string
+		header, payload, sig string
+		dot2                 int
+		ok                   bool
 	}{
-		{"a.b.c", 1, 3, true},
-		{"..", 0, 1, true},
-		{"a.b", 0, 0, false},
-		{"a.b.c.", 0, 0, false},
-		{"a.b.c.d.e", 0, 0, false},
-		{"abc", 0, 0, false},
+		{"YQ.YWI.YWJj", "a", "ab", "abc", 6, true},
+		{"..", "", "", "", 1, true},
+		{"YWJjZGVmZ2hp.YWJjZGVmZ2hp.YWJjZGVmZ2hp", "abcdefghi", "abcdefghi", "abcdefghi", 25, true},
+		{"YQ.YWI", "", "", "", 0, false},
+		{"YQ.YWI.YWJj.", "", "", "", 0, false},
+		{"YQ.YWI.YWJj.YQ.YQ", "", "", "", 0, false},
+		{"YWJj", "", "", "", 0, false},
+		{"YQ==.YWI.YWJj", "", "", "", 0, false},
+		{"YQ.YW\nI.YWJj", "", "", "", 0, false},
+		{"YQ.YWI.YWJj\r", "", "", "", 0, false},
+		{"YQ.YWI.YW+j", "", "", "", 0, false},
+		{"YQ.YWI.YW/j", "", "", "", 0, false},
+		{"Y.YWI.YWJj", "", "", "", 0, false},
+		{"YQ.YWI.YWJjZ", "", "", "", 0, false},
 	}
 	for _, tt := range tests {
-		d1, d2, ok := twoDots(tt.in)
-		if ok != tt.ok || (ok && (d1 != tt.d1 || d2 != tt.d2)) {
-			t.Errorf("twoDots(%q) = %d, %d, %v; want %d, %d, %v", tt.in, d1, d2, ok, tt.d1, tt.d2, tt.ok)
+		var dst [64]byte
+		h, p, s, dot2, ok := decodeJWS(dst[:], []byte(tt.in))
+		if ok != tt.ok || (ok && (string(h) != tt.header || string(p) != tt.payload || string(s) != tt.sig || dot2 != tt.dot2)) {
+			t.Errorf("decodeJWS(%q) = %q, %q, %q, %d, %v; want %q, %q, %q, %d, %v",
+				tt.in, h, p, s, dot2, ok, tt.header, tt.payload, tt.sig, tt.dot2, tt.ok)
 		}
 	}
+}
+
+// FuzzDecodeJWS checks decodeJWS against the standard library: exactly two
+// dots, and each segment one that base64.RawURLEncoding decodes to the same
+// bytes, with none of the CR and LF it would skip.
+func FuzzDecodeJWS(f *testing.F) {
+	for _, seed := range []string{
+		"YQ.YWI.YWJj", "..", "YQ.YWI", "a.b.c.d", "YQ==.YQ.YQ", "YR.YWJjZGVmZ2hp.YWJjZGVmZ2hpamtsbW5v",
+		"YW\nI.YQ.YQ", "YWJjZGVmZ.YQ.YQ", "-_-_.__.AA",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		dst := make([]byte, len(tok))
+		h, p, s, dot2, ok := decodeJWS(dst, []byte(tok))
+		parts := strings.Split(tok, ".")
+		want := len(parts) == 3 && !strings.ContainsAny(tok, "\r\n")
+		var dec [3][]byte
+		for i, part := range parts {
+			if !want {
+				break
+			}
+			var err error
+			dec[i], err = base64.RawURLEncoding.DecodeString(part)
+			want = err == nil
+		}
+		if ok != want {
+			t.Fatalf("decodeJWS(%q) ok = %v; base64.RawURLEncoding says %v", tok, ok, want)
+		}
+		if !ok {
+			return
+		}
+		if !bytes.Equal(h, dec[0]) || !bytes.Equal(p, dec[1]) || !bytes.Equal(s, dec[2]) || dot2 != len(parts[0])+1+len(parts[1]) {
+			t.Fatalf("decodeJWS(%q) = %q, %q, %q, %d; want %q, %q, %q", tok, h, p, s, dot2, dec[0], dec[1], dec[2])
+		}
+	})
 }

@@ -11,10 +11,10 @@ package verifier
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"sync"
 	"time"
 
@@ -179,25 +179,13 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 	if len(token) > MaxTokenBytes {
 		return nil, errMalformed
 	}
-	dot1, dot2, ok := twoDots(token)
-	if !ok {
-		return nil, errMalformed
-	}
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	sc.arena = sc.arena[:0]
 	// One copy of the token serves as the JWS signing input (its first two
 	// segments) and as the source the segments are decoded from.
 	tok := sc.input[:copy(sc.input[:], token)]
-	header, ok := decodeSegment(sc.seg[:], tok[:dot1])
-	if !ok {
-		return nil, errMalformed
-	}
-	payload, ok := decodeSegment(sc.seg[len(header):], tok[dot1+1:dot2])
-	if !ok {
-		return nil, errMalformed
-	}
-	signature, ok := decodeSegment(sc.seg[len(header)+len(payload):], tok[dot2+1:])
+	header, payload, signature, dot2, ok := decodeJWS(sc.seg[:], tok)
 	if !ok {
 		return nil, errMalformed
 	}
@@ -443,61 +431,85 @@ func secondsToTime(s float64) time.Time {
 	return time.Unix(int64(sec), int64((s-sec)*1e9)).UTC()
 }
 
-// twoDots returns the positions of the two dots of a compact JWS, counting
-// every dot without splitting (SPEC §6).
-func twoDots(token string) (int, int, bool) {
-	first := strings.IndexByte(token, '.')
-	if first < 0 {
-		return 0, 0, false
+// decodeJWS decodes the three segments of a compact JWS (RFC 7515 §7.1)
+// into dst, one after the other, and returns them with the position of the
+// second dot. It refuses anything but exactly two dots between three
+// segments that decodeSegment accepts (SPEC §6: every dot counts, nothing
+// is split off). dst must hold at least 3/4 of len(tok) bytes.
+func decodeJWS(dst, tok []byte) (header, payload, signature []byte, dot2 int, ok bool) {
+	header, end, ok := decodeSegment(dst, tok)
+	if !ok || end == len(tok) || tok[end] != '.' {
+		return nil, nil, nil, 0, false
 	}
-	second := strings.IndexByte(token[first+1:], '.')
-	if second < 0 {
-		return 0, 0, false
+	dot1 := end
+	payload, end, ok = decodeSegment(dst[len(header):], tok[dot1+1:])
+	dot2 = dot1 + 1 + end
+	if !ok || dot2 == len(tok) || tok[dot2] != '.' {
+		return nil, nil, nil, 0, false
 	}
-	second += first + 1
-	if strings.IndexByte(token[second+1:], '.') >= 0 {
-		return 0, 0, false
+	signature, end, ok = decodeSegment(dst[len(header)+len(payload):], tok[dot2+1:])
+	if !ok || dot2+1+end != len(tok) {
+		return nil, nil, nil, 0, false
 	}
-	return first, second, true
+	return header, payload, signature, dot2, true
 }
 
-// decodeSegment decodes an unpadded base64url segment (RFC 7515 §2) into
-// dst. It refuses padding, any character outside the alphabet (Go's decoder
-// would skip CR and LF) and the impossible length 4n+1. Unused low bits of
-// the last character are ignored, as PyJWT does; replays are keyed on the
-// jti, not on the bytes (SPEC §5).
-func decodeSegment(dst, seg []byte) ([]byte, bool) {
-	n := 0
-	for len(seg) >= 4 {
-		a, b, c, d := base64urlValue[seg[0]], base64urlValue[seg[1]], base64urlValue[seg[2]], base64urlValue[seg[3]]
+// decodeSegment decodes the unpadded base64url segment (RFC 7515 §2) that
+// begins seg and ends at its first byte outside the alphabet (or at its
+// end) into dst, and returns the decoded bytes and the segment's length.
+// The caller decides whether the byte that ended it may end a segment: only
+// a dot may, so padding and any character Go's decoder would skip (CR, LF)
+// are refused there. It refuses the impossible length 4n+1. Unused low bits
+// of the last character are ignored, as PyJWT does; replays are keyed on
+// the jti, not on the bytes (SPEC §5).
+func decodeSegment(dst, seg []byte) (out []byte, end int, ok bool) {
+	n, i := 0, 0
+	// Eight characters at a time make one 64-bit word whose top six bytes
+	// are the ones they encode, stored at once; the two bytes stored after
+	// them are overwritten by the next group or lie past the result.
+	for len(seg)-i >= 8 && len(dst)-n >= 8 {
+		s := seg[i : i+8]
+		a, b, c, d := base64urlValue[s[0]], base64urlValue[s[1]], base64urlValue[s[2]], base64urlValue[s[3]]
+		e, f, g, h := base64urlValue[s[4]], base64urlValue[s[5]], base64urlValue[s[6]], base64urlValue[s[7]]
+		if (a|b|c|d|e|f|g|h)&0xC0 != 0 {
+			break // the segment ends in this group
+		}
+		v := uint64(a)<<58 | uint64(b)<<52 | uint64(c)<<46 | uint64(d)<<40 |
+			uint64(e)<<34 | uint64(f)<<28 | uint64(g)<<22 | uint64(h)<<16
+		binary.BigEndian.PutUint64(dst[n:], v)
+		n += 6
+		i += 8
+	}
+	for len(seg)-i >= 4 {
+		s := seg[i : i+4]
+		a, b, c, d := base64urlValue[s[0]], base64urlValue[s[1]], base64urlValue[s[2]], base64urlValue[s[3]]
 		if (a|b|c|d)&0xC0 != 0 {
-			return nil, false
+			break
 		}
 		v := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6 | uint32(d)
 		dst[n], dst[n+1], dst[n+2] = byte(v>>16), byte(v>>8), byte(v)
 		n += 3
-		seg = seg[4:]
+		i += 4
 	}
-	switch len(seg) {
+	// Fewer than four characters are left before the end.
+	end = i
+	for end < len(seg) && end-i < 3 && base64urlValue[seg[end]] < 64 {
+		end++
+	}
+	switch end - i {
 	case 1:
-		return nil, false
+		return nil, 0, false
 	case 2:
-		a, b := base64urlValue[seg[0]], base64urlValue[seg[1]]
-		if (a|b)&0xC0 != 0 {
-			return nil, false
-		}
+		a, b := base64urlValue[seg[i]], base64urlValue[seg[i+1]]
 		dst[n] = a<<2 | b>>4
 		n++
 	case 3:
-		a, b, c := base64urlValue[seg[0]], base64urlValue[seg[1]], base64urlValue[seg[2]]
-		if (a|b|c)&0xC0 != 0 {
-			return nil, false
-		}
+		a, b, c := base64urlValue[seg[i]], base64urlValue[seg[i+1]], base64urlValue[seg[i+2]]
 		v := uint32(a)<<12 | uint32(b)<<6 | uint32(c)
 		dst[n], dst[n+1] = byte(v>>10), byte(v>>2)
 		n += 2
 	}
-	return dst[:n], true
+	return dst[:n], end, true
 }
 
 // base64urlValue maps the RFC 4648 §5 alphabet to its 6-bit values and
