@@ -40,8 +40,9 @@ const redisMinHold = time.Second
 // SHA-256 over the length-prefixed issuer and nonce) with NX and an absolute
 // expiry (PXAT), so Redis forgets the pair by itself once the token has
 // expired; with the reset guard on, a GET of the marker key rides in the
-// same round trip. Claims that arrive while a round trip is in flight are
-// sent together in the next pipeline; a lone claim is sent at once.
+// same round trip. A claim is sent at once while fewer than two round trips
+// are in flight; claims that arrive while two are, are sent together in the
+// next pipeline.
 //
 // Redis 7.0 or later is required (the marker is created with SET NX GET).
 // Configure Redis with maxmemory-policy noeviction: an evicted nonce key is
@@ -61,13 +62,14 @@ type Redis struct {
 	valuePrefix string // random per store: claim values never repeat
 	seq         atomic.Uint64
 
-	async    bool            // send pipelines from a goroutine: the client may ignore deadlines
-	pipe     redis.Pipeliner // the pipeline send reuses: one send runs at a time (busy)
+	async    bool // send pipelines from a goroutine: the client may ignore deadlines
 	deadline atomic.Pointer[redisDeadline]
+	slots    [redisRounds]redisSlot
 
 	mu      sync.Mutex
-	busy    bool          // a pipeline is in flight
-	pending []*redisClaim // claims for the next pipeline
+	free    []*redisSlot  // the slots no round holds
+	pending []*redisClaim // claims for the next pipeline (only while no slot is free)
+	spare   []*redisClaim // an empty slice for pending to reuse
 }
 
 var _ Store = (*Redis)(nil)
@@ -178,7 +180,12 @@ func NewRedis(client redis.UniversalClient, opts ...RedisOption) (*Redis, error)
 			r.waitReplicas, r.waitTimeout, r.timeout)
 	}
 	r.marker = r.prefix + "epoch"
-	r.pipe = client.Pipeline()
+	for i := range r.slots {
+		s := &r.slots[i]
+		s.pipe = client.Pipeline()
+		s.loneBatch[0] = &s.lone
+		r.free = append(r.free, s)
+	}
 	var id [8]byte
 	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
 	r.valuePrefix = hex.EncodeToString(id[:]) + ":"
@@ -214,7 +221,7 @@ func (r *Redis) Claim(ctx context.Context, issuer, nonce string, until time.Time
 	}
 	var v [32]byte
 	key, value := r.keyValue(issuer, nonce, strconv.AppendUint(append(v[:0], r.valuePrefix...), r.seq.Add(1), 36))
-	return r.claim(ctx, &redisClaim{key: key, value: value, until: until, deadline: deadline})
+	return r.claim(ctx, key, value, until, deadline)
 }
 
 // Ping sends PING and reports whether it was answered within the store's

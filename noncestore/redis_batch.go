@@ -11,30 +11,74 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// redisRounds is how many rounds (pipelines) a store keeps in flight at
+// most: while one waits for Redis, the sender of the other reads its
+// replies, wakes its callers and hands the queue on, so Redis is not left
+// idle meanwhile.
+const redisRounds = 2
+
+// redisSlot holds what one round in flight uses; a round and its slot pass
+// from sender to sender together (see next), so only one goroutine at a
+// time uses a slot.
+type redisSlot struct {
+	pipe      redis.Pipeliner // reused by every round in the slot
+	lone      redisClaim      // the claim of a round of one, sent by its own caller
+	loneBatch [1]*redisClaim  // &lone, as a batch
+}
+
 // redisMaxPending bounds the claims waiting for a pipeline. When Redis
 // stalls, claims give up at their deadline anyway; the bound keeps a burst
 // from piling up memory meanwhile (extra claims fail closed at once).
 const redisMaxPending = 4096
 
-// redisClaim is one Claim on its way through the batcher. send sets
-// epoch and err, then closes done; the caller reads them only after done is
-// closed, and may have left before that (timeout). A claim whose caller
-// sends it itself has no done: its answer is ready when send returns.
+// redisClaim is one Claim on its way through the batcher. The round that
+// sends it sets epoch and err; a queued caller reads them once signalled on
+// done, and may have left before that (timeout).
+//
+// Queued claims come from redisClaims and go back once their caller is
+// sure no batch holds them any more; a claim whose caller left early is
+// left to the garbage collector.
 type redisClaim struct {
 	key      string
 	value    string // unique per claim: tells our own earlier write from a replay
 	until    time.Time
 	deadline time.Time
-	done     chan struct{}  // made by claim when the caller waits for its answer
-	state    atomic.Int32   // redisWaiting, redisAbandoned or redisLeading
-	lead     []*redisClaim  // set with redisLeading: the batch this caller must send
-	one      [1]*redisClaim // backing for a batch of one
+	done     chan struct{} // capacity 1: one signal per use, answer ready or lead (nil for the lone claim)
+	timer    *time.Timer   // the caller's deadline while queued; stopped between uses
+	state    atomic.Int32  // redisWaiting, redisAbandoned or redisLeading
+	lead     []*redisClaim // set with redisLeading: the batch this caller must send
+	slot     *redisSlot    // set with redisLeading: the slot to send it in
 
 	set   *redis.StatusCmd // the claim's SET NX, once sent
 	get   *redis.StringCmd // the GET of a key that SET found held
 	fail  error            // a failure that overrides a good reply (WAIT short, no node)
 	epoch time.Time
 	err   error
+}
+
+// redisClaims recycles queued claims with their channel and timer: under
+// load most claims queue, and these three allocations were a third of a
+// claim's garbage.
+var redisClaims = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &redisClaim{done: make(chan struct{}, 1), timer: t}
+}}
+
+// newQueuedClaim returns a claim, fresh or recycled, ready to be queued.
+func newQueuedClaim(key, value string, until, deadline time.Time) *redisClaim {
+	c := redisClaims.Get().(*redisClaim)
+	c.key, c.value, c.until, c.deadline = key, value, until, deadline
+	c.state.Store(redisWaiting)
+	return c
+}
+
+// release returns c to redisClaims. Its caller must have taken its one
+// signal, and c must be in no batch (see wait).
+func (c *redisClaim) release() {
+	c.key, c.value = "", ""
+	c.lead, c.slot, c.set, c.get, c.fail, c.err = nil, nil, nil, nil, nil, nil
+	redisClaims.Put(c)
 }
 
 // States of a queued claim's caller.
@@ -44,104 +88,153 @@ const (
 	redisLeading                // chosen to send the batch in lead
 )
 
-// claim sends c, alone or with others, and returns its answer.
+// claim sends a claim of key with value, alone or with others, and returns
+// its answer.
 //
-// Batching: at most one pipeline per store is in flight. A claim that finds
-// none in flight sends its pipeline at once, from its own goroutine (no
-// timer, no handoff: a lone claim costs what its go-redis commands cost).
-// Claims that arrive meanwhile queue up. When a pipeline returns, its sender
-// answers its claims and wakes one of the queued callers, which sends the
-// whole queue as the next pipeline. No goroutine outlives its call.
+// Batching: at most redisRounds rounds are in flight per store, each in a
+// slot of its own. A claim that finds a slot free is sent at once, from
+// its caller's goroutine, as the slot's lone claim (no timer, no handoff,
+// no allocation: it costs what its go-redis commands cost). Claims that
+// find none free queue up. When a round returns, its sender first makes
+// one of the queued callers the sender of the whole queue, in the same
+// slot, so the next pipeline is on the wire while the sender wakes the
+// callers of the round it sent. No goroutine outlives its call.
 //
 // A caller that sends a pipeline can only return at its deadline if the
 // client gives up at context deadlines (ContextTimeoutEnabled). For a
 // client that does not, or that NewRedis cannot inspect, pipelines are sent
-// from a goroutine (one at a time, living while claims keep coming) and
+// from goroutines (one per slot, living while claims keep coming) and
 // every caller waits for its answer with its own timer.
-func (r *Redis) claim(ctx context.Context, c *redisClaim) (time.Time, error) {
+func (r *Redis) claim(ctx context.Context, key, value string, until, deadline time.Time) (time.Time, error) {
 	r.mu.Lock()
-	if r.busy {
-		if len(r.pending) >= redisMaxPending {
-			r.mu.Unlock()
-			return time.Time{}, fmt.Errorf("%w: redis: %d claims already waiting", ErrUnavailable, redisMaxPending)
-		}
-		c.done = make(chan struct{})
-		r.pending = append(r.pending, c)
+	if n := len(r.free); n > 0 {
+		s := r.free[n-1]
+		r.free = r.free[:n-1]
 		r.mu.Unlock()
+		if !r.async {
+			return r.claimAlone(s, key, value, until, deadline)
+		}
+		c := newQueuedClaim(key, value, until, deadline)
+		go r.run(s, []*redisClaim{c})
 		return r.wait(ctx, c)
 	}
-	r.busy = true
+	if len(r.pending) >= redisMaxPending {
+		r.mu.Unlock()
+		return time.Time{}, fmt.Errorf("%w: redis: %d claims already waiting", ErrUnavailable, redisMaxPending)
+	}
+	c := newQueuedClaim(key, value, until, deadline)
+	if r.pending == nil {
+		r.pending, r.spare = r.spare, nil
+	}
+	r.pending = append(r.pending, c)
 	r.mu.Unlock()
-	c.one[0] = c
-	if r.async {
-		c.done = make(chan struct{})
-		go r.run(c.one[:])
-		return r.wait(ctx, c)
-	}
-	r.run(c.one[:])
-	return c.epoch, c.err
+	return r.wait(ctx, c)
 }
 
-// wait waits for a queued claim's answer, or for its turn to send the
+// claimAlone sends a claim as the lone claim of slot s, which the caller
+// has taken, then passes s on.
+func (r *Redis) claimAlone(s *redisSlot, key, value string, until, deadline time.Time) (time.Time, error) {
+	c := &s.lone
+	c.key, c.value, c.until, c.deadline = key, value, until, deadline
+	r.exchange(s, s.loneBatch[:], deadline)
+	epoch, err := c.epoch, c.err
+	*c = redisClaim{} // before next: the slot's next holder may use lone at once
+	if next := r.next(s); next != nil {
+		r.run(s, next)
+	}
+	return epoch, err
+}
+
+// wait waits for a queued claim's answer, or to be made the sender of the
 // queue, until its deadline or the end of ctx.
 func (r *Redis) wait(ctx context.Context, c *redisClaim) (time.Time, error) {
-	timer := time.NewTimer(time.Until(c.deadline))
-	defer timer.Stop()
+	c.timer.Reset(time.Until(c.deadline))
 	var err error
 	select {
 	case <-c.done:
 	case <-ctx.Done():
 		err = redisUnavailable(context.Cause(ctx))
-	case <-timer.C:
+	case <-c.timer.C:
 		err = r.timeoutErr()
 	}
+	c.timer.Stop()
 	if err != nil {
 		if c.state.CompareAndSwap(redisWaiting, redisAbandoned) {
-			return time.Time{}, err
+			return time.Time{}, err // c may still be in a batch: not released
 		}
-		<-c.done // chosen to lead at the last moment: the turn must be passed on
+		<-c.done // chosen to lead at the last moment: the slot must be passed on
 	}
 	if c.lead != nil {
 		// The batch includes c and ends no later than c's deadline (see
 		// pass), so this returns in time.
-		r.run(c.lead)
+		r.run(c.slot, c.lead)
 	}
+	// Signalled, c is out of its batch: the sender signals each claim last
+	// thing, and clears the batch's slice before it reuses it.
+	epoch, cerr := c.epoch, c.err
+	c.release()
 	if err != nil {
 		return time.Time{}, err
 	}
-	return c.epoch, c.err
+	return epoch, cerr
 }
 
-// run sends batch, then passes the turn on: inline, by waking a caller
-// queued meanwhile to send the queue; async, by sending it itself.
-func (r *Redis) run(batch []*redisClaim) {
-	for {
-		r.send(batch)
-		r.mu.Lock()
-		next := r.pending
-		r.pending = nil
-		if cap(batch) > 1 { // reuse the slice, unless it is a claim's own
-			clear(batch)
-			r.pending = batch[:0]
+// run sends batch in slot s and passes s on, then wakes the callers of
+// batch; async, it goes on to send the claims queued meanwhile itself.
+func (r *Redis) run(s *redisSlot, batch []*redisClaim) {
+	for batch != nil {
+		live := r.send(s, batch)
+		next := r.next(s)
+		for _, c := range live {
+			r.wake(c)
 		}
-		if len(next) == 0 {
-			r.busy = false
-			r.mu.Unlock()
-			return
-		}
-		r.mu.Unlock()
-		if !r.async && r.pass(next) {
-			return
-		}
+		r.recycle(batch)
 		batch = next
 	}
 }
 
+// next passes slot s on once its round is done: to the claims queued
+// meanwhile, as their round, or back to the free slots if none are. It
+// returns nil when the caller is done with s: free, or a queued caller now
+// leads the batch in it (see pass). Async, it returns the batch for the
+// caller to send.
+func (r *Redis) next(s *redisSlot) []*redisClaim {
+	for {
+		r.mu.Lock()
+		batch := r.pending
+		r.pending = nil
+		if len(batch) == 0 {
+			r.free = append(r.free, s)
+			r.mu.Unlock()
+			return nil
+		}
+		r.mu.Unlock()
+		if r.async {
+			return batch
+		}
+		if r.pass(s, batch) {
+			return nil
+		}
+		r.recycle(batch) // every caller in it has left: nothing to send
+	}
+}
+
+// recycle keeps a sent batch's slice for the next queue, so that a steady
+// stream of claims queues up without growing a new slice each round.
+func (r *Redis) recycle(batch []*redisClaim) {
+	clear(batch)
+	r.mu.Lock()
+	if r.spare == nil && cap(batch) > 1 {
+		r.spare = batch[:0]
+	}
+	r.mu.Unlock()
+}
+
 // pass makes the queued caller with the latest deadline the sender of
-// batch, and reports false if every caller in it has already left.
-// Choosing the latest deadline bounds the whole pipeline by the sender's
-// own deadline.
-func (r *Redis) pass(batch []*redisClaim) bool {
+// batch in slot s, and reports false if every caller in it has already
+// left. Choosing the latest deadline bounds the whole pipeline by the
+// sender's own deadline.
+func (r *Redis) pass(s *redisSlot, batch []*redisClaim) bool {
 	for {
 		var lead *redisClaim
 		for _, c := range batch {
@@ -153,8 +246,8 @@ func (r *Redis) pass(batch []*redisClaim) bool {
 			return false
 		}
 		if lead.state.CompareAndSwap(redisWaiting, redisLeading) {
-			lead.lead = batch
-			close(lead.done)
+			lead.lead, lead.slot = batch, s
+			lead.done <- struct{}{}
 			return true
 		}
 	}
@@ -167,9 +260,10 @@ type redisRound struct {
 	markerSet *redis.StatusCmd // SET marker NX GET, when GET found none
 }
 
-// send runs one batch of claims and answers each one, in one round trip,
-// or two when a key was held or the marker missing (see check).
-func (r *Redis) send(batch []*redisClaim) {
+// send runs one batch of queued claims, in one round trip, or two when a
+// key was held or the marker missing (see check). It returns the claims it
+// sent, with their answers set but their callers not yet woken (see wake).
+func (r *Redis) send(s *redisSlot, batch []*redisClaim) []*redisClaim {
 	// Claims whose caller has left are not sent: writing a nonce for a
 	// request that got a 503 would only make its retry "replayed". Claims
 	// out of time are answered so, in case their caller is still there.
@@ -180,7 +274,8 @@ func (r *Redis) send(batch []*redisClaim) {
 		switch {
 		case c.state.Load() == redisAbandoned:
 		case !now.Before(c.deadline):
-			r.answer(c, time.Time{}, r.timeoutErr())
+			c.err = r.timeoutErr()
+			r.wake(c)
 		default:
 			live = append(live, c)
 			if c.deadline.After(deadline) {
@@ -188,26 +283,32 @@ func (r *Redis) send(batch []*redisClaim) {
 			}
 		}
 	}
-	if len(live) == 0 {
-		return
+	if len(live) > 0 {
+		r.exchange(s, live, deadline)
 	}
+	return live
+}
+
+// exchange sends claims, whose callers are all still waiting, in the round
+// trips that send describes, through slot s's pipeline, ending at deadline
+// at the latest, and sets each one's answer.
+func (r *Redis) exchange(s *redisSlot, claims []*redisClaim, deadline time.Time) {
 	ctx := r.deadlineCtx(deadline)
 	var round redisRound
-
 	switch {
-	case len(live) == 1 && !r.guard && r.waitReplicas == 0:
+	case len(claims) == 1 && !r.guard && r.waitReplicas == 0:
 		// A lone SET goes as a plain command: a pipeline of one costs more.
-		live[0].sendSet(ctx, r.client)
+		claims[0].sendSet(ctx, r.client)
 	case r.cluster == nil || r.waitReplicas == 0:
 		// The usual case: one pipeline, which a Cluster client splits by
 		// node and sends to all of them at once.
-		r.pipeline(ctx, r.pipe, live, &round)
+		r.pipeline(ctx, s.pipe, claims, &round)
 	default:
 		// Cluster with WAIT: WAIT counts the replicas of the connection it
 		// runs on, so each master gets its claims and its WAIT in a
 		// pipeline of its own, and the marker goes alone.
 		groups := make(map[*redis.Client][]*redisClaim)
-		for _, c := range live {
+		for _, c := range claims {
 			m, err := r.cluster.MasterForKey(ctx, c.key)
 			if err != nil {
 				c.fail = redisUnavailable(err)
@@ -224,11 +325,11 @@ func (r *Redis) send(batch []*redisClaim) {
 		}
 		wg.Wait()
 	}
-	r.check(ctx, live, &round)
+	r.check(ctx, claims, &round)
 
 	epoch, epochErr := r.epoch(&round)
-	for _, c := range live {
-		r.answer(c, epoch, r.result(c, epochErr))
+	for _, c := range claims {
+		c.epoch, c.err = epoch, r.result(c, epochErr)
 	}
 }
 
@@ -272,9 +373,16 @@ func (r *Redis) pipeline(ctx context.Context, p redis.Pipeliner, claims []*redis
 
 // sendSet sends, or queues on a pipeline, the claim's SET key value PXAT
 // until NX, with a value unique to the claim: OK means the pair was free
-// and is now held.
-func (c *redisClaim) sendSet(ctx context.Context, client redis.Cmdable) {
-	c.set = client.SetArgs(ctx, c.key, c.value, redis.SetArgs{Mode: "NX", ExpireAt: c.until})
+// and is now held. (The command is built here rather than by SetArgs,
+// which grows its argument slice once per call.)
+func (c *redisClaim) sendSet(ctx context.Context, client redisProcessor) {
+	c.set = redis.NewStatusCmd(ctx, "set", c.key, c.value, "pxat", c.until.UnixMilli(), "nx")
+	_ = client.Process(ctx, c.set) // the reply or error is c.set's
+}
+
+// redisProcessor runs or queues a command: a client or a pipeline.
+type redisProcessor interface {
+	Process(ctx context.Context, cmd redis.Cmder) error
 }
 
 // check sends the second round trip that two rare cases need, both in one
@@ -377,12 +485,12 @@ func (r *Redis) result(c *redisClaim, epochErr error) error {
 	return c.fail
 }
 
-// answer gives c its result and wakes its caller, unless pass already
-// woke it to send this batch or the caller is sending it (no done).
-func (r *Redis) answer(c *redisClaim, epoch time.Time, err error) {
-	c.epoch, c.err = epoch, err
+// wake tells c's caller that its answer is ready, unless pass already woke
+// it to send this batch or the caller is sending it (no done). It is the
+// last the sender does with c: the caller may reuse c at once.
+func (r *Redis) wake(c *redisClaim) {
 	if c.done != nil && c.state.Load() != redisLeading {
-		close(c.done)
+		c.done <- struct{}{}
 	}
 }
 

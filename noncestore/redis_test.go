@@ -442,10 +442,7 @@ func (r *Redis) key(issuer, nonce string) string {
 // with a fresh one.
 func claimWithValue(t *testing.T, s *Redis, key, value string) error {
 	t.Helper()
-	_, err := s.claim(t.Context(), &redisClaim{
-		key: key, value: value, until: inAMinute(),
-		deadline: time.Now().Add(s.timeout),
-	})
+	_, err := s.claim(t.Context(), key, value, inAMinute(), time.Now().Add(s.timeout))
 	return err
 }
 
@@ -565,11 +562,12 @@ func TestRedisMaxPending(t *testing.T) {
 	s := newTestRedis(t, testRedisClient(t, srv.Addr()), WithRedisTimeout(time.Minute))
 	srv.Pause()
 
-	// One claim in flight, stuck; redisMaxPending more queued behind it.
+	// redisRounds claims in flight, stuck; redisMaxPending more queued
+	// behind them.
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer srv.Resume() // before the Wait: the queue then drains at once
-	for i := range redisMaxPending + 1 {
+	for i := range redisRounds + redisMaxPending {
 		wg.Go(func() { _, _ = s.Claim(t.Context(), "user:1:1", strconv.Itoa(i), inAMinute()) })
 	}
 	deadline := time.Now().Add(10 * time.Second)
