@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // DefaultMemoryCapacity is the number of live nonces a Memory store holds
@@ -23,17 +24,24 @@ const (
 	// table, picked by the top bits of the keyed hash: concurrent claims
 	// rarely meet on a lock. There are enough for a full store to hold at
 	// most memShardLoad nonces a shard, so that sweeping or growing a shard
-	// holds its lock for little time at any capacity; at least 64, at most
-	// 65536 (8 MB of shards).
-	memShardLoad    = 1024
+	// holds its lock for little time (growing a full one, the longest, about
+	// 0.1 ms: BenchmarkMemoryShardHold); at least 64, at most 65536 (4 MB of
+	// shards). No more, because every claim reads its shard: with 1024
+	// nonces a shard, a store of 10 million had too many shards to stay in
+	// cache, and a claim missed on its shard as well as on its table.
+	memShardLoad    = 4096
 	memMinShardBits = 6
 	memMaxShardBits = 16
 	// memMinSlots is the table size of a shard's first claim.
 	memMinSlots = 16
-	// memStepSlots is how many slots (rounded up to whole clusters) each
-	// claim examines for expired entries in its shard, so that reclaiming
-	// never needs a stop-the-world sweep.
-	memStepSlots = 4
+	// Every memStepEvery-th claim in a shard runs the shard's cursor over
+	// the next memStepSlots slots (see step), reclaiming expired entries,
+	// so that reclaiming never needs a stop-the-world sweep: 4 slots a
+	// claim, in one sequential run, because in a large store the slots at
+	// the cursor are a cache miss of their own, which a run pays once for
+	// 64 claims.
+	memStepEvery = 64
+	memStepSlots = 256
 	// memQuotaBatch is the most capacity a shard takes from the store's
 	// pool at a time, and about how much it keeps spare, so that the pool
 	// (one atomic counter) is touched once per tens of claims, not each.
@@ -74,7 +82,7 @@ type memConfig struct {
 // open-addressing tables kept between 3/8 and 3/4 full, so n live nonces
 // take 27 to 54 bytes each: about 40 MB at 1,000,000. Tables grow with use
 // and are not shrunk, so the memory follows the peak, never above that bound.
-// The shards add 128 bytes per 1024 of capacity (at least 8 KB) up front.
+// The shards add 64 bytes per 4096 of capacity (at least 4 KB) up front.
 func WithCapacity(n int) MemoryOption {
 	return func(c *memConfig) error {
 		if n <= 0 {
@@ -122,11 +130,12 @@ func WithResetGuard(on bool) MemoryOption {
 //
 // Expiry is kept in whole seconds, rounded up: a pair is held while the
 // clock reads at most until, and forgotten within a second after. The store
-// is split into shards of at most about 1024 nonces (1024 shards at the
+// is split into shards of at most about 4096 nonces (256 shards at the
 // default capacity), each with its own lock. Expired entries are reclaimed
-// a few slots at a time by every claim, and a whole shard at once only when
-// it must grow or the store is full, so no claim waits for a sweep of the
-// store: a shard's lock is held for microseconds.
+// a few hundred slots at a time by every 64th claim of a shard, and a whole
+// shard at once only when it must grow or the store is full, so no claim
+// waits for a sweep of the store: a shard's lock is held for at most about
+// 0.1 ms, the time to grow a full shard.
 type Memory struct {
 	shards  []memShard
 	shift   uint // a key's shard is its first word >> shift
@@ -323,23 +332,35 @@ type memEntry struct {
 // memShard is an open-addressing hash table with linear probing, kept at
 // most 3/4 full. Removal never leaves tombstones: it moves the entries
 // after the emptied slot back towards their home slots.
+//
+// It is padded to one 64-byte cache line (the build fails if its fields
+// outgrow it): a store's shards are one array, the only memory a claim
+// reads besides its table, so each shard takes one line and shares it with
+// no other shard's lock.
 type memShard struct {
-	mu     sync.Mutex
-	slots  []memEntry // nil until the first claim, then a power-of-two length
-	used   int        // occupied slots, expired or not
-	quota  int        // capacity taken from the pool: used <= quota
-	cursor int        // where the next incremental reclaim step starts
+	memShardState
+	_ [64 - unsafe.Sizeof(memShardState{})]byte
+}
+
+// memShardState is the fields of a memShard.
+type memShardState struct {
+	mu      sync.Mutex
+	slots   []memEntry // nil until the first claim, then a power-of-two length
+	used    int32      // occupied slots, expired or not
+	quota   int32      // capacity taken from the pool: used <= quota
+	cursor  int32      // the slot the next incremental reclaim step starts at
+	pending uint8      // claims since a step was last due, up to memStepEvery
 	// minExp is at most the exp of every occupied slot (math.MaxUint32 when
 	// none), so a shard with minExp > now has nothing to reclaim. Storing an
 	// entry lowers it; sweeps set it exactly, and each round of the cursor
-	// over the table raises it again to roundMin: the least exp the cursor
-	// kept or a claim stored since the cursor last passed slot 0. spare is
-	// quota > used. minExp and spare are written under mu and read without
-	// it by Memory.reclaim.
+	// over the table, from slot 0 to the last, raises it again to roundMin:
+	// at most the exp of every entry in a slot the cursor has passed this
+	// round, which is every entry when the round ends. spare is quota >
+	// used. minExp and spare are written under mu and read without it by
+	// Memory.reclaim.
 	minExp   atomic.Uint32
 	roundMin uint32
 	spare    atomic.Bool
-	_        [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
 // claim runs a claim in s, whose lock the caller holds.
@@ -347,21 +368,25 @@ func (s *memShard) claim(m *Memory, k memKey, now, exp uint32) error {
 	if s.slots == nil {
 		s.slots = make([]memEntry, memMinSlots)
 	}
-	if s.minExp.Load() <= now {
-		// Something may have expired: reclaim a little. Otherwise the
-		// cursor waits where it is; minExp stays a lower bound.
-		s.step(now)
+	if s.pending++; s.pending == memStepEvery {
+		s.pending = 0
+		if s.minExp.Load() <= now {
+			// Something may have expired: reclaim a little. Otherwise the
+			// cursor waits where it is; minExp stays a lower bound.
+			s.step(now)
+		}
 	}
 	mask := len(s.slots) - 1
 	reuse := -1
-	for i := k.home() & mask; s.slots[i].exp != 0; i = (i + 1) & mask {
+	i := k.home() & mask
+	for ; s.slots[i].exp != 0; i = (i + 1) & mask {
 		e := &s.slots[i]
 		if e.key == k {
 			if e.exp > now {
 				return ErrReplayed
 			}
 			e.exp = exp // the pair's own entry, expired: taken again
-			s.noteExp(exp)
+			s.noteExp(i, exp)
 			return nil
 		}
 		if reuse < 0 && e.exp <= now {
@@ -372,29 +397,33 @@ func (s *memShard) claim(m *Memory, k memKey, now, exp uint32) error {
 		// An expired entry on the probe path gives its slot to k, which
 		// would sit after it anyway.
 		s.slots[reuse] = memEntry{key: k, exp: exp}
-		s.noteExp(exp)
+		s.noteExp(reuse, exp)
 		return nil
 	}
 	if s.used == s.quota {
-		if s.quota += m.take(); s.used == s.quota {
+		if s.quota += int32(m.take()); s.used == s.quota {
 			return errMemNoRoom
 		}
 	}
-	if (s.used+1)*4 > len(s.slots)*3 {
+	if int(s.used+1)*4 <= len(s.slots)*3 {
+		s.slots[i] = memEntry{key: k, exp: exp} // the probe ended on it
+		s.used++
+	} else {
 		if s.minExp.Load() <= now {
 			s.sweep(now)
 		}
-		if (s.used+1)*4 > len(s.slots)*3 {
+		if int(s.used+1)*4 > len(s.slots)*3 {
 			s.grow(now)
 		}
+		i = s.put(memEntry{key: k, exp: exp})
 	}
-	s.put(memEntry{key: k, exp: exp})
-	s.noteExp(exp)
+	s.noteExp(i, exp)
 	return nil
 }
 
-// put stores e, known absent, in the first empty slot from its home.
-func (s *memShard) put(e memEntry) {
+// put stores e, known absent, in the first empty slot from its home, and
+// returns that slot.
+func (s *memShard) put(e memEntry) int {
 	mask := len(s.slots) - 1
 	i := e.key.home() & mask
 	for s.slots[i].exp != 0 {
@@ -402,28 +431,37 @@ func (s *memShard) put(e memEntry) {
 	}
 	s.slots[i] = e
 	s.used++
+	return i
 }
 
-func (s *memShard) noteExp(exp uint32) {
+// noteExp keeps the bounds minExp and roundMin after slot i took an entry
+// expiring at exp. roundMin leaves out a slot the cursor has yet to reach
+// this round, as the cursor will see it: so the round that removes the last
+// expired entries of a shard also ends with minExp past them, not the round
+// after, while a full store would sweep the shard for nothing.
+func (s *memShard) noteExp(i int, exp uint32) {
 	if exp < s.minExp.Load() {
 		s.minExp.Store(exp)
 	}
-	s.roundMin = min(s.roundMin, exp)
+	if i < int(s.cursor) {
+		s.roundMin = min(s.roundMin, exp)
+	}
 }
 
-// settle empties slot i if its entry has expired (reporting true), or else
-// moves the entry to the first empty slot from its home if hole says a slot
-// before i in its cluster may have been emptied. Walking a cluster from its
-// start with settle keeps every entry reachable from its home.
-func (s *memShard) settle(i int, now uint32, hole bool) (expired bool) {
+// settle empties slot i if its entry has expired, returning -1, or else
+// returns the slot the entry ends in: the first empty one from its home if
+// hole says a slot before i in its cluster may have been emptied, else i.
+// Walking on with settle from any slot, to the end of the cluster once it
+// has emptied a slot, keeps every entry reachable from its home.
+func (s *memShard) settle(i int, now uint32, hole bool) int {
 	e := &s.slots[i]
 	if e.exp <= now {
 		*e = memEntry{}
 		s.used--
-		return true
+		return -1
 	}
 	if !hole {
-		return false
+		return i
 	}
 	mask := len(s.slots) - 1
 	j := e.key.home() & mask
@@ -434,28 +472,26 @@ func (s *memShard) settle(i int, now uint32, hole bool) (expired bool) {
 		s.slots[j] = *e
 		*e = memEntry{}
 	}
-	return false
+	return j
 }
 
-// step reclaims expired entries in the whole clusters that cover the next
-// memStepSlots slots after the cursor.
+// step reclaims the expired entries in the memStepSlots slots from the
+// cursor on, and on to the end of the cluster if it emptied a slot in it,
+// so that the next step may start where this one stops.
 func (s *memShard) step(now uint32) {
-	i := s.cursor
-	for ; s.slots[i].exp != 0; i = s.advance(i) { // start on a cluster boundary
-		s.roundMin = min(s.roundMin, s.slots[i].exp)
-	}
-	for n := 0; n < memStepSlots; n++ {
-		i = s.advance(i)
-		hole := false
-		for ; s.slots[i].exp != 0; i, n = s.advance(i), n+1 {
-			if exp := s.slots[i].exp; s.settle(i, now, hole) {
-				hole = true
-			} else {
-				s.roundMin = min(s.roundMin, exp)
-			}
+	i, hole := int(s.cursor), false
+	for n := 0; n < memStepSlots || hole && s.slots[i].exp != 0; n++ {
+		switch exp := s.slots[i].exp; {
+		case exp == 0:
+			hole = false
+		case s.settle(i, now, hole) < 0:
+			hole = true
+		default:
+			s.roundMin = min(s.roundMin, exp)
 		}
+		i = s.advance(i)
 	}
-	s.cursor = i
+	s.cursor = int32(i)
 }
 
 // advance returns the slot after i for the cursor; passing slot 0 ends a
@@ -469,28 +505,34 @@ func (s *memShard) advance(i int) int {
 	return i
 }
 
-// sweep reclaims every expired entry of the shard and sets minExp exactly.
+// sweep reclaims every expired entry of the shard and sets minExp exactly,
+// and roundMin to cover the entries behind the cursor.
 func (s *memShard) sweep(now uint32) {
 	mask := len(s.slots) - 1
 	start := 0
 	for s.slots[start].exp != 0 {
 		start++
 	}
-	least := uint32(math.MaxUint32)
+	least, behind := uint32(math.MaxUint32), uint32(math.MaxUint32)
 	hole := false
 	for n, i := 1, (start+1)&mask; n < len(s.slots); n, i = n+1, (i+1)&mask {
 		exp := s.slots[i].exp
-		switch {
-		case exp == 0:
+		if exp == 0 {
 			hole = false
-		case s.settle(i, now, hole):
+			continue
+		}
+		switch j := s.settle(i, now, hole); {
+		case j < 0:
 			hole = true
+		case j < int(s.cursor):
+			behind = min(behind, exp)
+			fallthrough
 		default:
 			least = min(least, exp)
 		}
 	}
 	s.minExp.Store(least)
-	s.roundMin = least
+	s.roundMin = behind
 }
 
 // grow moves the live entries to a table twice as large and drops the
@@ -508,5 +550,5 @@ func (s *memShard) grow(now uint32) {
 		}
 	}
 	s.minExp.Store(least)
-	s.roundMin = least
+	s.roundMin = math.MaxUint32 // the cursor, back at slot 0, will see every entry
 }

@@ -52,7 +52,8 @@ func newMemTest(t testing.TB, t0 time.Time, opts ...MemoryOption) (*Memory, *mem
 
 // checkMemInvariants fails t unless every entry can be found from its home
 // slot, the counts agree, the quotas and the pool add up to the capacity,
-// and minExp is a lower bound of every expiry.
+// minExp is a lower bound of every expiry, and roundMin of every expiry
+// behind the cursor.
 func checkMemInvariants(t testing.TB, m *Memory, capacity int) {
 	t.Helper()
 	quotas := 0
@@ -72,6 +73,9 @@ func checkMemInvariants(t testing.TB, m *Memory, capacity int) {
 			if e.exp < s.minExp.Load() {
 				t.Errorf("shard %d slot %d: exp %d below minExp %d", si, i, e.exp, s.minExp.Load())
 			}
+			if i < int(s.cursor) && e.exp < s.roundMin {
+				t.Errorf("shard %d slot %d, behind the cursor at %d: exp %d below roundMin %d", si, i, s.cursor, e.exp, s.roundMin)
+			}
 			if e.key.shard(m.shift) != si {
 				t.Errorf("shard %d slot %d: key belongs to shard %d", si, i, e.key.shard(m.shift))
 			}
@@ -82,11 +86,11 @@ func checkMemInvariants(t testing.TB, m *Memory, capacity int) {
 				}
 			}
 		}
-		if used != s.used || used*4 > n*3 || s.used > s.quota || s.spare.Load() != (s.quota > s.used) {
+		if used != int(s.used) || used*4 > n*3 || s.used > s.quota || s.spare.Load() != (s.quota > s.used) {
 			t.Errorf("shard %d: %d of %d slots occupied; used %d, quota %d, spare %v",
 				si, used, n, s.used, s.quota, s.spare.Load())
 		}
-		quotas += s.quota
+		quotas += int(s.quota)
 		s.mu.Unlock()
 	}
 	if pool := m.pool.Load(); quotas+int(pool) != capacity {
@@ -99,7 +103,7 @@ func memOccupied(m *Memory) int {
 	n := 0
 	for i := range m.shards {
 		m.shards[i].mu.Lock()
-		n += m.shards[i].used
+		n += int(m.shards[i].used)
 		m.shards[i].mu.Unlock()
 	}
 	return n
