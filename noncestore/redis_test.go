@@ -268,6 +268,69 @@ func TestRedisTimeout(t *testing.T) {
 	}
 }
 
+// TestRedisTimeoutQueued: claims queued behind stalled rounds fail closed
+// by their own deadline, and the store then answers concurrent claims
+// again (the queued claims that gave up may still sit in a batch: they must
+// not be reused meanwhile).
+func TestRedisTimeoutQueued(t *testing.T) {
+	t.Parallel()
+	const timeout = 100 * time.Millisecond
+	for _, ctxTimeouts := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", ctxTimeouts), func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Start(t)
+			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: ctxTimeouts})
+			t.Cleanup(func() { client.Close() })
+			s := newTestRedis(t, client, WithRedisTimeout(timeout))
+			if err := pollClaim(t, s, "user:1:1", "before"); err != nil { // dials
+				t.Fatal(err)
+			}
+
+			srv.Pause()
+			nonces := make([]string, 10*redisRounds) // most of them queue
+			for i := range nonces {
+				nonces[i] = "paused-" + strconv.Itoa(i)
+			}
+			errs := make([]error, len(nonces))
+			var wg sync.WaitGroup
+			start := time.Now()
+			for i, n := range nonces {
+				wg.Go(func() { _, errs[i] = s.Claim(t.Context(), "user:1:1", n, inAMinute()) })
+			}
+			wg.Wait()
+			// A generous bound: the point is "bounded", not how fast.
+			if elapsed := time.Since(start); elapsed > timeout+5*time.Second {
+				t.Errorf("claims on a stalled server took %v with a %v timeout", elapsed, timeout)
+			}
+			for i, err := range errs {
+				if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("claim %d on a stalled server = %v, want ErrUnavailable and DeadlineExceeded", i, err)
+				}
+			}
+			srv.Resume()
+
+			// As many at once again, each a fresh pair per attempt: with
+			// the short timeout a loaded machine may still time one out.
+			for i := range nonces {
+				wg.Go(func() {
+					attempt := 0
+					errs[i] = retryUnavailable(func() error {
+						attempt++
+						_, err := s.Claim(t.Context(), "user:1:1", fmt.Sprintf("after-%d-%d", i, attempt), inAMinute())
+						return err
+					})
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("claim %d after Resume = %v, want nil", i, err)
+				}
+			}
+		})
+	}
+}
+
 // pollClaim claims a fresh pair until the store answers something other
 // than ErrUnavailable (a client reconnecting, a loaded machine).
 func pollClaim(t *testing.T, s *Redis, issuer, nonce string) error {
