@@ -94,6 +94,44 @@ func BenchmarkMemoryClaim(b *testing.B) {
 	}
 }
 
+// BenchmarkMutexMapSetIfAbsent is the yardstick for BenchmarkMemoryClaim:
+// the set-if-absent a hand-written store would do, a Go map from the
+// issuer and nonce to the expiry under one mutex, holding a steady number
+// of live nonces (each insert deletes the oldest, as expiry would). It has
+// no capacity bound, no expiry of its own and no hashing key of its own.
+func BenchmarkMutexMapSetIfAbsent(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		live int
+	}{
+		{"live=10k", 10_000},
+		{"live=1M", 1_000_000},
+	} {
+		b.Run(size.name, func(b *testing.B) {
+			var mu sync.Mutex
+			seen := make(map[string]int64, size.live)
+			key := func(n int) string { return "user:12345:67\x00" + strconv.FormatInt(int64(n), 36) }
+			for n := range size.live {
+				seen[key(n)] = int64(n)
+			}
+			n := size.live
+			b.ReportAllocs()
+			for b.Loop() {
+				k := key(n)
+				mu.Lock()
+				if _, dup := seen[k]; dup {
+					mu.Unlock()
+					b.Fatal("replayed")
+				}
+				seen[k] = int64(n)
+				delete(seen, key(n-size.live))
+				mu.Unlock()
+				n++
+			}
+		})
+	}
+}
+
 // BenchmarkMemoryClaimParallel measures claims of fresh nonces from every
 // core at once, in a store holding about a million live nonces.
 func BenchmarkMemoryClaimParallel(b *testing.B) {
