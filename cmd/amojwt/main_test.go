@@ -46,7 +46,8 @@ func TestServeFlags(t *testing.T) {
 	config := func(edit func(*serveConfig)) serveConfig {
 		c := serveConfig{addr: "127.0.0.1:8080", profile: "amo", leeway: 5 * time.Second, maxLifetime: 5 * time.Minute,
 			realm: "Access to addons.mozilla.org external API", logFormat: "text",
-			redisKeyPrefix: noncestore.DefaultRedisKeyPrefix, storeTimeout: noncestore.DefaultRedisTimeout}
+			redisKeyPrefix: noncestore.DefaultRedisKeyPrefix, storeTimeout: noncestore.DefaultRedisTimeout,
+			memoryCapacity: noncestore.DefaultMemoryCapacity}
 		edit(&c)
 		return c
 	}
@@ -67,11 +68,11 @@ func TestServeFlags(t *testing.T) {
 			args: []string{"--addr", ":9000", "--keys", "k.json", "--profile", "strict", "--allow-reuse", "--reset-guard",
 				"--leeway", "2s", "--max-lifetime", "1m", "--realm", "r", "--log-format", "json",
 				"--upstream", "http://127.0.0.1:9", "--trust-forwarded-headers",
-				"--redis", "redis://127.0.0.1:1/2", "--redis-key-prefix", "p:", "--store-timeout", "1s"},
+				"--redis", "redis://127.0.0.1:1/2", "--redis-key-prefix", "p:", "--store-timeout", "1s", "--memory-capacity", "5000"},
 			want: serveConfig{addr: ":9000", keysFile: "k.json", profile: "strict", allowReuse: true, resetGuard: true,
 				leeway: 2 * time.Second, maxLifetime: time.Minute, realm: "r", logFormat: "json",
 				upstream: "http://127.0.0.1:9", trustForwarded: true,
-				redis: "redis://127.0.0.1:1/2", redisKeyPrefix: "p:", storeTimeout: time.Second},
+				redis: "redis://127.0.0.1:1/2", redisKeyPrefix: "p:", storeTimeout: time.Second, memoryCapacity: 5000},
 		},
 		{
 			name: "environment",
@@ -121,7 +122,7 @@ func TestServeFlags(t *testing.T) {
 
 func TestServeConfigCheck(t *testing.T) {
 	t.Parallel()
-	valid := serveConfig{demo: true, profile: "amo", logFormat: "text", storeTimeout: time.Second}
+	valid := serveConfig{demo: true, profile: "amo", logFormat: "text", storeTimeout: time.Second, memoryCapacity: 1}
 	tests := []struct {
 		name    string
 		edit    func(*serveConfig)
@@ -134,6 +135,7 @@ func TestServeConfigCheck(t *testing.T) {
 		{"unknown log format", func(c *serveConfig) { c.logFormat = "xml" }, `--log-format "xml"`},
 		{"reset guard with redis", func(c *serveConfig) { c.redis, c.resetGuard = "redis://r", true }, "with --redis the guard is always on"},
 		{"store timeout", func(c *serveConfig) { c.storeTimeout = 0 }, "--store-timeout must be positive"},
+		{"memory capacity", func(c *serveConfig) { c.memoryCapacity = -1 }, "--memory-capacity must be positive"},
 		{"upstream not a URL", func(c *serveConfig) { c.upstream = "localhost:9000" }, "--upstream"},
 	}
 	for _, tt := range tests {
@@ -166,6 +168,7 @@ func TestHelpListsFlagsAndEnvironment(t *testing.T) {
 		"--log-format string  $AMOJWT_LOG_FORMAT", "--upstream string  $AMOJWT_UPSTREAM",
 		"--trust-forwarded-headers  $AMOJWT_TRUST_FORWARDED_HEADERS", "--redis string  $AMOJWT_REDIS",
 		"--redis-key-prefix string  $AMOJWT_REDIS_KEY_PREFIX", "--store-timeout duration  $AMOJWT_STORE_TIMEOUT",
+		"--memory-capacity int  $AMOJWT_MEMORY_CAPACITY", "(default 1000000)",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("serve --help lacks %q:\n%s", want, stderr)

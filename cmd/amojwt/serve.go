@@ -42,6 +42,8 @@ type serveConfig struct {
 	redis          string
 	redisKeyPrefix string
 	storeTimeout   time.Duration
+	// memoryCapacity bounds the live nonces of the memory store.
+	memoryCapacity int
 
 	// The submission API of `web-ext sign` (--mock-amo) and its state
 	// and knobs.
@@ -69,6 +71,7 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 	fs.StringVar(&c.upstream, "upstream", "", "reverse-proxy mode: forward authenticated requests to this http(s) URL with X-Amo-* identity headers, instead of serving the mock AMO API")
 	fs.StringVar(&c.redis, "redis", "", "keep nonces in Redis, shared by every instance: redis://[user:password@]host:port[/db], rediss://..., unix:///path, redis+sentinel://host:port,.../master, redis+cluster://host:port,...; default: in this process's memory. Prefer $AMOJWT_REDIS to keep a password out of ps")
 	fs.StringVar(&c.redisKeyPrefix, "redis-key-prefix", noncestore.DefaultRedisKeyPrefix, "with --redis: prefix of every key written; give deployments sharing a Redis their own")
+	fs.IntVar(&c.memoryCapacity, "memory-capacity", noncestore.DefaultMemoryCapacity, "without --redis: most live nonces held (about 40 bytes each); a new nonce beyond it answers 503 until some expire (SPEC §7)")
 	fs.DurationVar(&c.storeTimeout, "store-timeout", noncestore.DefaultRedisTimeout, "with --redis: bound on one nonce store call; a slower store answers 503 (SPEC §7)")
 	fs.BoolVar(&c.trustForwarded, "trust-forwarded-headers", false, "only behind a proxy that overwrites these headers: /auth logs the method, URI and client the proxy reports (X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-IP or X-Forwarded-For); --upstream keeps the client's X-Forwarded-For")
 	fs.BoolVar(&c.mockAMO, "mock-amo", false, "also serve the add-on submission API that web-ext sign uses (files are returned unchanged, NOT signed)")
@@ -130,6 +133,8 @@ func (c *serveConfig) check() error {
 		return usageError{"serve: --reset-guard is for the memory store; with --redis the guard is always on"}
 	case c.storeTimeout <= 0:
 		return usageError{"serve: --store-timeout must be positive"}
+	case c.memoryCapacity <= 0:
+		return usageError{"serve: --memory-capacity must be positive"}
 	}
 	if c.upstream != "" {
 		if _, err := parseUpstream(c.upstream); err != nil {
@@ -279,8 +284,9 @@ func keysSource(c *serveConfig) string {
 
 // newNonceStore returns the store the verifier records jti values in (SPEC
 // §5) and a function that releases it. It is the one place that picks a
-// store: Redis with --redis (its reset guard on), else the in-memory store,
-// with the reset guard when --reset-guard is given.
+// store: Redis with --redis (its reset guard on), else the in-memory store
+// bounded by --memory-capacity, with the reset guard when --reset-guard is
+// given.
 func newNonceStore(c *serveConfig) (noncestore.Store, func(), error) {
 	if c.redis != "" {
 		client, err := noncestore.NewRedisClient(c.redis)
@@ -296,7 +302,7 @@ func newNonceStore(c *serveConfig) (noncestore.Store, func(), error) {
 		}
 		return r, func() { _ = client.Close() }, nil
 	}
-	m, err := noncestore.NewMemory(noncestore.WithResetGuard(c.resetGuard))
+	m, err := noncestore.NewMemory(noncestore.WithResetGuard(c.resetGuard), noncestore.WithCapacity(c.memoryCapacity))
 	if err != nil {
 		return nil, nil, fmt.Errorf("serve: nonce store: %w", err)
 	}

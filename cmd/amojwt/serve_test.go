@@ -196,6 +196,22 @@ func TestServeDemo(t *testing.T) {
 	}
 }
 
+// TestServeMemoryCapacity runs the memory store at --memory-capacity 2: a
+// third live nonce is refused with AMO's 503 (SPEC §7), while a replay is
+// still a 401 and a token without jti needs no room.
+func TestServeMemoryCapacity(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "--demo", "--memory-capacity", "2")
+	for _, c := range []struct {
+		jti    string
+		status int
+	}{{"cap-1", 200}, {"cap-2", 200}, {"cap-3", 503}, {"cap-1", 401}, {"", 200}} {
+		if resp, body := s.get(t, "GET", "/api/v5/accounts/profile/", "JWT "+token(t, c.jti)); resp.StatusCode != c.status {
+			t.Errorf("jti %q: %d %s, want %d", c.jti, resp.StatusCode, body, c.status)
+		}
+	}
+}
+
 func TestServeProfiles(t *testing.T) {
 	t.Parallel()
 	type step struct {
