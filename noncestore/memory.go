@@ -333,14 +333,20 @@ type memEntry struct {
 // most 3/4 full. Removal never leaves tombstones: it moves the entries
 // after the emptied slot back towards their home slots.
 //
-// It is padded to one 64-byte cache line (the build fails if its fields
-// outgrow it): a store's shards are one array, the only memory a claim
-// reads besides its table, so each shard takes one line and shares it with
-// no other shard's lock.
+// It is padded to one 64-byte cache line: a store's shards are one array,
+// the only memory a claim reads besides its table, so each shard takes one
+// line and shares it with no other shard's lock. The padding comes first
+// because Go pads a struct that ends in a zero-size field; the two
+// declarations after the type fail to build unless it is exactly 64 bytes.
 type memShard struct {
-	memShardState
 	_ [64 - unsafe.Sizeof(memShardState{})]byte
+	memShardState
 }
+
+var (
+	_ [64 - unsafe.Sizeof(memShard{})]byte
+	_ [unsafe.Sizeof(memShard{}) - 64]byte
+)
 
 // memShardState is the fields of a memShard.
 type memShardState struct {
