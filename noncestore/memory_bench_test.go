@@ -160,8 +160,8 @@ func BenchmarkMemoryClaimParallel(b *testing.B) {
 // keeps to one thread and, where the system has a per-thread CPU clock,
 // the benchmark also reports the most CPU time one claim took on its
 // thread (max-oncpu-ns): the claim's own work, sweeps included, but not
-// the time the thread was descheduled, nor any time parked on a shard
-// lock. A claim waits on a lock for at most the other claimer's hold of it,
+// the time the thread was descheduled, nor time parked on a shard lock
+// (a short spin before parking is counted). A claim waits on a lock for at most the other claimer's hold of it,
 // itself on-CPU time, so with two claimers the store's own pause is at most
 // twice max-oncpu-ns. On-CPU time still counts the interrupts the kernel
 // handles on the thread's core (a timer tick in a virtual machine can take

@@ -35,9 +35,11 @@ const redisMaxPending = 4096
 // sends it sets epoch and err; a queued caller reads them once signalled on
 // done, and may have left before that (timeout).
 //
-// Queued claims come from redisClaims and go back once their caller is
-// sure no batch holds them any more; a claim whose caller left early is
-// left to the garbage collector.
+// Queued claims come from redisClaims and go back once their caller has
+// taken its signal; a claim whose caller left early is left to the garbage
+// collector. A claim signalled before the rest of its batch (out of time in
+// send) may be reused while its pointer is still in that batch's slice: a
+// sender never touches a claim after signalling it, and must not start to.
 type redisClaim struct {
 	key      string
 	value    string // unique per claim: tells our own earlier write from a replay
@@ -77,6 +79,7 @@ func newQueuedClaim(key, value string, until, deadline time.Time) *redisClaim {
 // signal, and c must be in no batch (see wait).
 func (c *redisClaim) release() {
 	c.key, c.value = "", ""
+	c.until, c.deadline, c.epoch = time.Time{}, time.Time{}, time.Time{}
 	c.lead, c.slot, c.set, c.get, c.fail, c.err = nil, nil, nil, nil, nil, nil
 	redisClaims.Put(c)
 }
@@ -94,7 +97,7 @@ const (
 // Batching: at most redisRounds rounds are in flight per store, each in a
 // slot of its own. A claim that finds a slot free is sent at once, from
 // its caller's goroutine, as the slot's lone claim (no timer, no handoff,
-// no allocation: it costs what its go-redis commands cost). Claims that
+// no allocation by the batcher: it costs what its go-redis commands cost). Claims that
 // find none free queue up. When a round returns, its sender first makes
 // one of the queued callers the sender of the whole queue, in the same
 // slot, so the next pipeline is on the wire while the sender wakes the
@@ -139,9 +142,7 @@ func (r *Redis) claimAlone(s *redisSlot, key, value string, until, deadline time
 	r.exchange(s, s.loneBatch[:], deadline)
 	epoch, err := c.epoch, c.err
 	*c = redisClaim{} // before next: the slot's next holder may use lone at once
-	if next := r.next(s); next != nil {
-		r.run(s, next)
-	}
+	r.next(s)         // not async: s is freed or handed to a queued caller, never returned
 	return epoch, err
 }
 
@@ -169,8 +170,8 @@ func (r *Redis) wait(ctx context.Context, c *redisClaim) (time.Time, error) {
 		// pass), so this returns in time.
 		r.run(c.slot, c.lead)
 	}
-	// Signalled, c is out of its batch: the sender signals each claim last
-	// thing, and clears the batch's slice before it reuses it.
+	// Signalled, c is done with: the sender touches no claim after its
+	// signal (see redisClaim), and clears the batch's slice before reusing it.
 	epoch, cerr := c.epoch, c.err
 	c.release()
 	if err != nil {

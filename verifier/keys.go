@@ -118,13 +118,14 @@ func allDigits(s string) bool {
 // user id as it was then). To change keys, build a new StaticKeys, or use
 // KeysFile.
 type StaticKeys struct {
-	keys map[string]staticKey
+	keys map[string]heldKey
 }
 
-// staticKey is a held key with what every token of its issuer needs, made
-// once here instead of on every token: the secret as jwx's HS256 verifier
-// takes it (a []byte in an interface) and the user id.
-type staticKey struct {
+// heldKey is a key with what every token of its issuer needs: the secret
+// as jwx's HS256 verifier takes it (a []byte in an interface) and the user
+// id. StaticKeys makes one per key up front, so that its lookups make none;
+// for other key stores the verifier makes one per token.
+type heldKey struct {
 	key     *Key
 	hmacKey any
 	userID  int64
@@ -134,7 +135,7 @@ type staticKey struct {
 // printing a secret, if two keys share an issuer, an issuer is empty, or an
 // active key has an empty secret (SPEC §6: a key store refuses to load it).
 func NewStaticKeys(keys ...*Key) (*StaticKeys, error) {
-	m := make(map[string]staticKey, len(keys))
+	m := make(map[string]heldKey, len(keys))
 	for i, k := range keys {
 		switch {
 		case k == nil:
@@ -147,7 +148,7 @@ func NewStaticKeys(keys ...*Key) (*StaticKeys, error) {
 		if _, dup := m[k.Issuer]; dup {
 			return nil, fmt.Errorf("verifier: key %q appears twice", k.Issuer)
 		}
-		m[k.Issuer] = staticKey{key: k, hmacKey: []byte(k.Secret), userID: k.UserID()}
+		m[k.Issuer] = heldKey{key: k, hmacKey: []byte(k.Secret), userID: k.UserID()}
 	}
 	return &StaticKeys{keys: m}, nil
 }

@@ -42,14 +42,14 @@ type Verifier struct {
 // byteLookup is implemented by this package's key stores, which never keep
 // the issuer they are asked for, so the verifier can look up with a view of
 // its scratch buffer instead of a fresh string, and which hold each secret
-// ready for jwx (a zero staticKey: not found).
+// ready for jwx (a zero heldKey: not found).
 type byteLookup interface {
-	lookupBytes(issuer []byte) staticKey
+	lookupBytes(issuer []byte) heldKey
 }
 
-func (s *StaticKeys) lookupBytes(issuer []byte) staticKey { return s.keys[string(issuer)] }
+func (s *StaticKeys) lookupBytes(issuer []byte) heldKey { return s.keys[string(issuer)] }
 
-func (kf *KeysFile) lookupBytes(issuer []byte) staticKey { return kf.keys.Load().lookupBytes(issuer) }
+func (kf *KeysFile) lookupBytes(issuer []byte) heldKey { return kf.keys.Load().lookupBytes(issuer) }
 
 // New returns a Verifier that finds secrets in keys. Without WithNonceStore
 // it remembers nonces in a new in-memory store (noncestore.NewMemory with its
@@ -292,25 +292,25 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 
 // lookup finds the key for the issuer (SPEC §3 row 3), with the secret as
 // jwx's HS256 verifier takes it and the user id.
-func (v *Verifier) lookup(ctx context.Context, issuer []byte) (staticKey, *Error) {
+func (v *Verifier) lookup(ctx context.Context, issuer []byte) (heldKey, *Error) {
 	if v.byteKeys != nil {
 		k := v.byteKeys.lookupBytes(issuer)
 		if !k.key.usable() {
-			return staticKey{}, errIssuerUnknown
+			return heldKey{}, errIssuerUnknown
 		}
 		return k, nil
 	}
 	key, err := v.keys.Lookup(ctx, string(issuer))
 	if err != nil {
 		if errors.Is(err, ErrKeyNotFound) {
-			return staticKey{}, errIssuerUnknown
+			return heldKey{}, errIssuerUnknown
 		}
-		return staticKey{}, unavailable(fmt.Errorf("key store: %w", err))
+		return heldKey{}, unavailable(fmt.Errorf("key store: %w", err))
 	}
 	if !key.usable() {
-		return staticKey{}, errIssuerUnknown
+		return heldKey{}, errIssuerUnknown
 	}
-	return staticKey{key: key, hmacKey: []byte(key.Secret), userID: key.UserID()}, nil
+	return heldKey{key: key, hmacKey: []byte(key.Secret), userID: key.UserID()}, nil
 }
 
 // claim records the nonce until exp + leeway, the last moment the token
