@@ -483,10 +483,12 @@ func (s *memShard) settle(i int, now uint32, hole bool) int {
 
 // step reclaims the expired entries in the memStepSlots slots from the
 // cursor on, and on to the end of the cluster if it emptied a slot in it,
-// so that the next step may start where this one stops.
+// so that the next step may start where this one stops. A table smaller
+// than memStepSlots is gone over once: a second lap at the same tick finds
+// nothing the first left.
 func (s *memShard) step(now uint32) {
 	i, hole := int(s.cursor), false
-	for n := 0; n < memStepSlots || hole && s.slots[i].exp != 0; n++ {
+	for n, end := 0, min(memStepSlots, len(s.slots)); n < end || hole && s.slots[i].exp != 0; n++ {
 		switch exp := s.slots[i].exp; {
 		case exp == 0:
 			hole = false

@@ -2,8 +2,10 @@ package noncestore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -50,51 +52,64 @@ func newMemTest(t testing.TB, t0 time.Time, opts ...MemoryOption) (*Memory, *mem
 	return m, clock
 }
 
-// checkMemInvariants fails t unless every entry can be found from its home
-// slot, the counts agree, the quotas and the pool add up to the capacity,
-// minExp is a lower bound of every expiry, and roundMin of every expiry
-// behind the cursor.
+// checkMemInvariants fails t unless every shard passes checkMemShard, every
+// entry is in its own shard, and the quotas and the pool add up to the
+// capacity.
 func checkMemInvariants(t testing.TB, m *Memory, capacity int) {
 	t.Helper()
 	quotas := 0
 	for si := range m.shards {
 		s := &m.shards[si]
 		s.mu.Lock()
-		n := len(s.slots)
-		if n != 0 && n&(n-1) != 0 {
-			t.Errorf("shard %d: table length %d is not a power of two", si, n)
-		}
-		used := 0
+		name := fmt.Sprintf("shard %d", si)
+		checkMemShard(t, name, s)
 		for i, e := range s.slots {
-			if e.exp == 0 {
-				continue
-			}
-			used++
-			if e.exp < s.minExp.Load() {
-				t.Errorf("shard %d slot %d: exp %d below minExp %d", si, i, e.exp, s.minExp.Load())
-			}
-			if i < int(s.cursor) && e.exp < s.roundMin {
-				t.Errorf("shard %d slot %d, behind the cursor at %d: exp %d below roundMin %d", si, i, s.cursor, e.exp, s.roundMin)
-			}
-			if e.key.shard(m.shift) != si {
-				t.Errorf("shard %d slot %d: key belongs to shard %d", si, i, e.key.shard(m.shift))
-			}
-			for j := e.key.home() & (n - 1); j != i; j = (j + 1) & (n - 1) {
-				if s.slots[j].exp == 0 {
-					t.Errorf("shard %d slot %d: unreachable, empty slot %d after its home", si, i, j)
-					break
-				}
+			if e.exp != 0 && e.key.shard(m.shift) != si {
+				t.Errorf("%s slot %d: key belongs to shard %d", name, i, e.key.shard(m.shift))
 			}
 		}
-		if used != int(s.used) || used*4 > n*3 || s.used > s.quota || s.spare.Load() != (s.quota > s.used) {
-			t.Errorf("shard %d: %d of %d slots occupied; used %d, quota %d, spare %v",
-				si, used, n, s.used, s.quota, s.spare.Load())
+		if s.used > s.quota || s.spare.Load() != (s.quota > s.used) {
+			t.Errorf("%s: used %d, quota %d, spare %v", name, s.used, s.quota, s.spare.Load())
 		}
 		quotas += int(s.quota)
 		s.mu.Unlock()
 	}
 	if pool := m.pool.Load(); quotas+int(pool) != capacity {
 		t.Errorf("quotas %d + pool %d != capacity %d", quotas, pool, capacity)
+	}
+}
+
+// checkMemShard fails t unless, in shard s (locked by the caller, or
+// unshared), every entry can be found from its home slot, used counts the
+// occupied slots and at most 3/4 of them, minExp is a lower bound of every
+// expiry, and roundMin of every expiry behind the cursor.
+func checkMemShard(t testing.TB, name string, s *memShard) {
+	t.Helper()
+	n := len(s.slots)
+	if n != 0 && n&(n-1) != 0 {
+		t.Errorf("%s: table length %d is not a power of two", name, n)
+	}
+	used := 0
+	for i, e := range s.slots {
+		if e.exp == 0 {
+			continue
+		}
+		used++
+		if e.exp < s.minExp.Load() {
+			t.Errorf("%s slot %d: exp %d below minExp %d", name, i, e.exp, s.minExp.Load())
+		}
+		if i < int(s.cursor) && e.exp < s.roundMin {
+			t.Errorf("%s slot %d, behind the cursor at %d: exp %d below roundMin %d", name, i, s.cursor, e.exp, s.roundMin)
+		}
+		for j := e.key.home() & (n - 1); j != i; j = (j + 1) & (n - 1) {
+			if s.slots[j].exp == 0 {
+				t.Errorf("%s slot %d: unreachable, empty slot %d after its home", name, i, j)
+				break
+			}
+		}
+	}
+	if used != int(s.used) || used*4 > n*3 {
+		t.Errorf("%s: %d of %d slots occupied; used %d", name, used, n, s.used)
 	}
 }
 
@@ -487,6 +502,239 @@ func TestMemoryMatchesModel(t *testing.T) {
 		if i%5_000 == 0 {
 			checkMemInvariants(t, m, capacity)
 		}
+	}
+}
+
+// TestMemoryMatchesModelLarge keeps some 25,000 pairs live, their expiries
+// spread over a minute, under a clock moving a second every 1,000 claims:
+// the shards' tables outgrow a reclaim step, so the cursor runs rounds over
+// them and steps start inside clusters. A claim must be refused as replayed
+// exactly when a map of the pairs claimed holds the pair live.
+func TestMemoryMatchesModelLarge(t *testing.T) {
+	t.Parallel()
+	const (
+		nonces   = 150_000
+		capacity = 50_000
+		perTick  = 1_000
+		ops      = 200_000 // 0.1 s, 0.8 s under -race
+	)
+	t0 := memT0.Truncate(time.Second)
+	m, clock := newMemTest(t, t0, WithCapacity(capacity))
+	names := make([]string, nonces)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%d", i)
+	}
+	held := map[int]time.Time{}
+	rng := rand.New(rand.NewPCG(3, 4))
+	now, replays := t0, 0
+	for i := range ops {
+		if i%perTick == 0 {
+			now = now.Add(time.Second)
+			clock.Set(now)
+		}
+		n := rng.IntN(nonces)
+		until := now.Add(time.Duration(rng.IntN(61)-1) * time.Second)
+		var want error
+		if u, ok := held[n]; ok && !now.After(u) {
+			want = ErrReplayed
+			replays++
+		} else if !now.After(until) {
+			held[n] = until
+		}
+		_, err := m.Claim(context.Background(), "user:1:1", names[n], until)
+		if err != want {
+			t.Fatalf("op %d: Claim(%s) at %v until %v = %v, want %v", i, names[n], now.Sub(t0), until.Sub(t0), err, want)
+		}
+		if i%20_000 == 0 {
+			checkMemInvariants(t, m, capacity)
+		}
+	}
+	live := 0
+	for _, u := range held {
+		if !now.After(u) {
+			live++
+		}
+	}
+	small := 0
+	for i := range m.shards {
+		if len(m.shards[i].slots) <= memStepSlots {
+			small++
+		}
+	}
+	t.Logf("%d claims: %d replays, %d live at the end, %d of %d shards within one step", ops, replays, live, small, len(m.shards))
+	if live < 20_000 || replays < ops/20 || small > 0 {
+		t.Errorf("the test lost its reach: %d live, %d replays, %d tables of at most %d slots", live, replays, small, memStepSlots)
+	}
+}
+
+// memTestKey returns a key whose home is slot home of any table of at most
+// 2^32 slots, and which id tells apart from the others.
+func memTestKey(home int, id uint32) memKey {
+	var k memKey
+	binary.LittleEndian.PutUint64(k[:8], uint64(id)<<32|uint64(home))
+	binary.LittleEndian.PutUint32(k[8:], id)
+	return k
+}
+
+// TestMemoryShardSteps lays out shards by hand, with clusters (runs of
+// occupied slots) of expired and live entries, one cluster wrapping past the
+// end of the table, and the cursor inside a cluster, then runs steps, sweeps
+// and claims of keys at home before and after the cursor, checking after
+// each that the shard keeps its invariants (checkMemShard), that every live
+// entry claimed is still there and nothing else is, and that a round which
+// reclaimed the last expired entries ends with minExp past them.
+func TestMemoryShardSteps(t *testing.T) {
+	t.Parallel()
+	// cluster is n entries from slot start on, the first at home there, the
+	// others at home in the run before them.
+	type cluster struct{ start, n int }
+	tests := []struct {
+		name     string
+		slots    int
+		clusters []cluster
+		cursor   int
+	}{
+		{"cursor inside a cluster", 1024, []cluster{{40, 20}, {300, 40}, {600, 30}, {1000, 40}}, 320},
+		{"cursor inside the wrapping cluster, step ends a round", 1024, []cluster{{40, 20}, {300, 40}, {600, 30}, {1000, 40}}, 1010},
+		{"cursor inside the wrapping cluster after slot 0", 1024, []cluster{{40, 20}, {300, 40}, {600, 30}, {1000, 40}}, 5},
+		{"table of one step", 256, []cluster{{20, 30}, {128, 40}, {240, 30}}, 140},
+		{"table smaller than a step", 64, []cluster{{8, 8}, {30, 10}, {58, 12}}, 34},
+		{"table smaller than a step, cursor in the wrapping cluster after slot 0", 64, []cluster{{8, 8}, {30, 10}, {54, 14}}, 2},
+	}
+	for ti, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := NewMemory() // for claim's signature: the quota below never runs out
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Entries of the layout expire by now, or live past now+10.
+			now := uint32(100)
+			rng := rand.New(rand.NewPCG(uint64(ti), 5))
+			s := &memShard{}
+			s.slots, s.quota = make([]memEntry, tt.slots), math.MaxInt32
+			mask := tt.slots - 1
+			model := map[memKey]uint32{} // every entry claimed, expired or not
+			id := uint32(0)
+			for _, c := range tt.clusters {
+				for j := range c.n {
+					id++
+					k := memTestKey((c.start+rng.IntN(j+1))&mask, id)
+					exp := now + 10 + uint32(rng.IntN(20))
+					if rng.IntN(2) == 0 {
+						exp = now - uint32(rng.IntN(10))
+					}
+					if got := s.put(memEntry{key: k, exp: exp}); got != (c.start+j)&mask {
+						t.Fatalf("layout: entry %d of cluster at %d put in slot %d", j, c.start, got)
+					}
+					model[k] = exp
+				}
+			}
+			s.cursor = int32(tt.cursor)
+			least, behind := uint32(math.MaxUint32), uint32(math.MaxUint32)
+			for i, e := range s.slots {
+				if e.exp != 0 {
+					least = min(least, e.exp)
+					if i < tt.cursor {
+						behind = min(behind, e.exp)
+					}
+				}
+			}
+			s.minExp.Store(least)
+			s.roundMin = behind
+
+			check := func(op string) {
+				t.Helper()
+				checkMemShard(t, op, s)
+				for k, exp := range model {
+					i := k.home() & mask
+					for s.slots[i].exp != 0 && s.slots[i].key != k {
+						i = (i + 1) & mask
+					}
+					switch e := s.slots[i]; {
+					case e.exp == 0 && exp > now:
+						t.Errorf("%s: live entry %x (exp %d, now %d) lost", op, k, exp, now)
+					case e.exp != 0 && e.exp != exp:
+						t.Errorf("%s: entry %x in slot %d expires at %d, claimed until %d", op, k, i, e.exp, exp)
+					}
+				}
+				for i, e := range s.slots {
+					if exp, ok := model[e.key]; e.exp != 0 && (!ok || exp != e.exp) {
+						t.Errorf("%s: slot %d holds %x (exp %d), never claimed so", op, i, e.key, e.exp)
+					}
+				}
+			}
+			claim := func(op string, k memKey, exp uint32) {
+				t.Helper()
+				var want error
+				if old, ok := model[k]; ok && old > now {
+					want = ErrReplayed
+				}
+				if err := s.claim(m, k, now, exp); err != want {
+					t.Errorf("%s: claim = %v, want %v", op, err, want)
+				}
+				if want == nil {
+					model[k] = exp
+				}
+				check(op)
+			}
+			// emptyFrom returns the first empty slot in [from, to), or fails.
+			emptyFrom := func(from, to int) int {
+				t.Helper()
+				for i := from; i < to; i++ {
+					if s.slots[i].exp == 0 {
+						return i
+					}
+				}
+				t.Fatalf("no empty slot in [%d, %d)", from, to)
+				return -1
+			}
+			newKey := func(home int) memKey {
+				id++
+				return memTestKey(home&mask, id)
+			}
+
+			check("layout")
+			s.step(now)
+			check("step")
+			// Claims of new keys that expire before anything else live: one
+			// behind the cursor must lower roundMin, which every expiry
+			// behind the cursor bounds.
+			c := int(s.cursor)
+			claim("claim at home in an empty slot behind the cursor", newKey(emptyFrom(0, c)), now+1)
+			claim("claim at home just behind the cursor", newKey(c-1), now+1)
+			claim("claim at home at the cursor", newKey(c), now+12)
+			claim("claim at home ahead of the cursor", newKey(c+7), now+12)
+			for k, exp := range model {
+				if exp > now {
+					claim("claim of a live key", k, now+30)
+					break
+				}
+			}
+			for k, exp := range model {
+				if exp <= now {
+					claim("claim of an expired key", k, now+15)
+					break
+				}
+			}
+			s.sweep(now)
+			check("sweep")
+			now += 2 // the entries claimed until now+1 expire
+			s.sweep(now)
+			check("sweep, later")
+			// A claim ahead of the cursor that expires before the cursor
+			// reaches it must not keep minExp down when the round ends.
+			c = int(s.cursor)
+			claim("claim at home in an empty slot ahead of the cursor", newKey(emptyFrom(c+1, tt.slots)), now+1)
+			now += 2
+			for n := 0; n < tt.slots; n += memStepSlots {
+				s.step(now)
+				check("step, later")
+			}
+			if got := s.minExp.Load(); got <= now {
+				t.Errorf("after a round of steps at %d that left no expired entry, minExp = %d", now, got)
+			}
+		})
 	}
 }
 
