@@ -224,22 +224,33 @@ func TestNewRedisOptions(t *testing.T) {
 	}
 }
 
+// startTimeoutRedis starts a redis-server and a store on it with the given
+// client ContextTimeoutEnabled and store timeout, checks that the store
+// sends from goroutines exactly when the client ignores deadlines, and
+// makes one claim so that the connection is dialled before a test stalls
+// the server.
+func startTimeoutRedis(t *testing.T, ctxTimeouts bool, timeout time.Duration) (*redistest.Server, *Redis) {
+	t.Helper()
+	srv := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: ctxTimeouts})
+	t.Cleanup(func() { client.Close() })
+	s := newTestRedis(t, client, WithRedisTimeout(timeout))
+	if s.async == ctxTimeouts {
+		t.Fatalf("async = %v with ContextTimeoutEnabled = %v", s.async, ctxTimeouts)
+	}
+	if err := pollClaim(t, s, "user:1:1", "before"); err != nil {
+		t.Fatal(err)
+	}
+	return srv, s
+}
+
 func TestRedisTimeout(t *testing.T) {
 	t.Parallel()
 	const timeout = 100 * time.Millisecond
 	for _, ctxTimeouts := range []bool{true, false} {
 		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", ctxTimeouts), func(t *testing.T) {
 			t.Parallel()
-			srv := redistest.Start(t)
-			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: ctxTimeouts})
-			t.Cleanup(func() { client.Close() })
-			s := newTestRedis(t, client, WithRedisTimeout(timeout))
-			if s.async == ctxTimeouts {
-				t.Fatalf("async = %v with ContextTimeoutEnabled = %v", s.async, ctxTimeouts)
-			}
-			if err := pollClaim(t, s, "user:1:1", "before"); err != nil { // dials
-				t.Fatal(err)
-			}
+			srv, s := startTimeoutRedis(t, ctxTimeouts, timeout)
 
 			srv.Pause()
 			start := time.Now()
@@ -278,13 +289,7 @@ func TestRedisTimeoutQueued(t *testing.T) {
 	for _, ctxTimeouts := range []bool{true, false} {
 		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", ctxTimeouts), func(t *testing.T) {
 			t.Parallel()
-			srv := redistest.Start(t)
-			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: ctxTimeouts})
-			t.Cleanup(func() { client.Close() })
-			s := newTestRedis(t, client, WithRedisTimeout(timeout))
-			if err := pollClaim(t, s, "user:1:1", "before"); err != nil { // dials
-				t.Fatal(err)
-			}
+			srv, s := startTimeoutRedis(t, ctxTimeouts, timeout)
 
 			srv.Pause()
 			nonces := make([]string, 10*redisRounds) // most of them queue
