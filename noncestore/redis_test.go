@@ -224,59 +224,59 @@ func TestNewRedisOptions(t *testing.T) {
 	}
 }
 
-// startTimeoutRedis starts a redis-server and a store on it with the given
-// client ContextTimeoutEnabled and store timeout, checks that the store
-// sends from goroutines exactly when the client ignores deadlines, and
-// makes one claim so that the connection is dialled before a test stalls
-// the server.
-func startTimeoutRedis(t *testing.T, ctxTimeouts bool, timeout time.Duration) (*redistest.Server, *Redis) {
-	t.Helper()
-	srv := redistest.Start(t)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: ctxTimeouts})
-	t.Cleanup(func() { client.Close() })
-	s := newTestRedis(t, client, WithRedisTimeout(timeout))
-	if s.async == ctxTimeouts {
-		t.Fatalf("async = %v with ContextTimeoutEnabled = %v", s.async, ctxTimeouts)
+// eachTimeoutMode runs test, in parallel, once for a client that gives up
+// at context deadlines (ContextTimeoutEnabled) and once for one that does
+// not, each with its own redis-server and a store with the given timeout
+// whose connection is dialled before test may stall the server. It checks
+// that the store sends from goroutines exactly when the client ignores
+// deadlines.
+func eachTimeoutMode(t *testing.T, timeout time.Duration, test func(t *testing.T, srv *redistest.Server, s *Redis)) {
+	for _, ctxTimeouts := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", ctxTimeouts), func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Start(t)
+			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: ctxTimeouts})
+			t.Cleanup(func() { client.Close() })
+			s := newTestRedis(t, client, WithRedisTimeout(timeout))
+			if s.async == ctxTimeouts {
+				t.Fatalf("async = %v with ContextTimeoutEnabled = %v", s.async, ctxTimeouts)
+			}
+			if err := pollClaim(t, s, "user:1:1", "before"); err != nil {
+				t.Fatal(err)
+			}
+			test(t, srv, s)
+		})
 	}
-	if err := pollClaim(t, s, "user:1:1", "before"); err != nil {
-		t.Fatal(err)
-	}
-	return srv, s
 }
 
 func TestRedisTimeout(t *testing.T) {
 	t.Parallel()
 	const timeout = 100 * time.Millisecond
-	for _, ctxTimeouts := range []bool{true, false} {
-		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", ctxTimeouts), func(t *testing.T) {
-			t.Parallel()
-			srv, s := startTimeoutRedis(t, ctxTimeouts, timeout)
+	eachTimeoutMode(t, timeout, func(t *testing.T, srv *redistest.Server, s *Redis) {
+		srv.Pause()
+		start := time.Now()
+		_, err := s.Claim(t.Context(), "user:1:1", "paused", inAMinute())
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("claim on a stalled server = %v, want ErrUnavailable and DeadlineExceeded", err)
+		}
+		// A generous bound: the point is "bounded", not how fast.
+		if elapsed := time.Since(start); elapsed > timeout+5*time.Second {
+			t.Errorf("claim on a stalled server took %v with a %v timeout", elapsed, timeout)
+		}
+		if err := s.Ping(t.Context()); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Ping on a stalled server = %v, want ErrUnavailable", err)
+		}
+		srv.Resume()
 
-			srv.Pause()
-			start := time.Now()
-			_, err := s.Claim(t.Context(), "user:1:1", "paused", inAMinute())
-			if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("claim on a stalled server = %v, want ErrUnavailable and DeadlineExceeded", err)
-			}
-			// A generous bound: the point is "bounded", not how fast.
-			if elapsed := time.Since(start); elapsed > timeout+5*time.Second {
-				t.Errorf("claim on a stalled server took %v with a %v timeout", elapsed, timeout)
-			}
-			if err := s.Ping(t.Context()); !errors.Is(err, ErrUnavailable) {
-				t.Errorf("Ping on a stalled server = %v, want ErrUnavailable", err)
-			}
-			srv.Resume()
-
-			// The same store recovers; the claim that timed out may or may
-			// not have been written, so only a fresh nonce has a known answer.
-			if err := pollClaim(t, s, "user:1:1", "after"); err != nil {
-				t.Errorf("claim after Resume = %v, want nil", err)
-			}
-			if err := retryUnavailable(func() error { return s.Ping(t.Context()) }); err != nil {
-				t.Errorf("Ping after Resume = %v", err)
-			}
-		})
-	}
+		// The same store recovers; the claim that timed out may or may
+		// not have been written, so only a fresh nonce has a known answer.
+		if err := pollClaim(t, s, "user:1:1", "after"); err != nil {
+			t.Errorf("claim after Resume = %v, want nil", err)
+		}
+		if err := retryUnavailable(func() error { return s.Ping(t.Context()) }); err != nil {
+			t.Errorf("Ping after Resume = %v", err)
+		}
+	})
 }
 
 // TestRedisTimeoutQueued: claims queued behind stalled rounds fail closed
@@ -286,54 +286,49 @@ func TestRedisTimeout(t *testing.T) {
 func TestRedisTimeoutQueued(t *testing.T) {
 	t.Parallel()
 	const timeout = 100 * time.Millisecond
-	for _, ctxTimeouts := range []bool{true, false} {
-		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", ctxTimeouts), func(t *testing.T) {
-			t.Parallel()
-			srv, s := startTimeoutRedis(t, ctxTimeouts, timeout)
+	eachTimeoutMode(t, timeout, func(t *testing.T, srv *redistest.Server, s *Redis) {
+		srv.Pause()
+		nonces := make([]string, 10*redisRounds) // most of them queue
+		for i := range nonces {
+			nonces[i] = "paused-" + strconv.Itoa(i)
+		}
+		errs := make([]error, len(nonces))
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i, n := range nonces {
+			wg.Go(func() { _, errs[i] = s.Claim(t.Context(), "user:1:1", n, inAMinute()) })
+		}
+		wg.Wait()
+		// A generous bound: the point is "bounded", not how fast.
+		if elapsed := time.Since(start); elapsed > timeout+5*time.Second {
+			t.Errorf("claims on a stalled server took %v with a %v timeout", elapsed, timeout)
+		}
+		for i, err := range errs {
+			if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("claim %d on a stalled server = %v, want ErrUnavailable and DeadlineExceeded", i, err)
+			}
+		}
+		srv.Resume()
 
-			srv.Pause()
-			nonces := make([]string, 10*redisRounds) // most of them queue
-			for i := range nonces {
-				nonces[i] = "paused-" + strconv.Itoa(i)
-			}
-			errs := make([]error, len(nonces))
-			var wg sync.WaitGroup
-			start := time.Now()
-			for i, n := range nonces {
-				wg.Go(func() { _, errs[i] = s.Claim(t.Context(), "user:1:1", n, inAMinute()) })
-			}
-			wg.Wait()
-			// A generous bound: the point is "bounded", not how fast.
-			if elapsed := time.Since(start); elapsed > timeout+5*time.Second {
-				t.Errorf("claims on a stalled server took %v with a %v timeout", elapsed, timeout)
-			}
-			for i, err := range errs {
-				if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("claim %d on a stalled server = %v, want ErrUnavailable and DeadlineExceeded", i, err)
-				}
-			}
-			srv.Resume()
-
-			// As many at once again, each a fresh pair per attempt: with
-			// the short timeout a loaded machine may still time one out.
-			for i := range nonces {
-				wg.Go(func() {
-					attempt := 0
-					errs[i] = retryUnavailable(func() error {
-						attempt++
-						_, err := s.Claim(t.Context(), "user:1:1", fmt.Sprintf("after-%d-%d", i, attempt), inAMinute())
-						return err
-					})
+		// As many at once again, each a fresh pair per attempt: with
+		// the short timeout a loaded machine may still time one out.
+		for i := range nonces {
+			wg.Go(func() {
+				attempt := 0
+				errs[i] = retryUnavailable(func() error {
+					attempt++
+					_, err := s.Claim(t.Context(), "user:1:1", fmt.Sprintf("after-%d-%d", i, attempt), inAMinute())
+					return err
 				})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("claim %d after Resume = %v, want nil", i, err)
 			}
-			wg.Wait()
-			for i, err := range errs {
-				if err != nil {
-					t.Errorf("claim %d after Resume = %v, want nil", i, err)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // pollClaim claims a fresh pair until the store answers something other
