@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -37,6 +39,12 @@ type Verifier struct {
 	allowReuse  bool
 	now         func() time.Time
 	observer    func(Decision)
+	// header is the protected header segment of the last token whose
+	// signature verified, as the token spelled it (base64url). What a header
+	// says is a function of its bytes alone, so a token that begins with
+	// the same segment needs no second reading of it: clients send one
+	// header on every token.
+	header atomic.Pointer[string]
 }
 
 // byteLookup is implemented by this package's key stores, which never keep
@@ -131,6 +139,9 @@ var scratchPool = sync.Pool{New: func() any {
 	return &scratch{arena: make([]byte, 0, 512), names: make([][]byte, 0, 16)}
 }}
 
+// hs256Name is the one alg this package accepts (SPEC §3 row 4).
+var hs256Name = []byte("HS256")
+
 // tokenClaims are the claims and header members the checks read.
 type tokenClaims struct {
 	alg                     jsonValue
@@ -185,12 +196,24 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 	// One copy of the token serves as the JWS signing input (its first two
 	// segments) and as the source the segments are decoded from.
 	tok := sc.input[:copy(sc.input[:], token)]
-	header, payload, signature, dot2, ok := decodeJWS(sc.seg[:], tok)
-	if !ok {
-		return nil, errMalformed
+	var (
+		header, payload, signature []byte
+		dot2                       int
+		ok                         bool
+		tc                         tokenClaims
+	)
+	// A header segment read before, byte for byte, said alg HS256 and
+	// nothing this package refuses; any other is read in full.
+	h := v.header.Load()
+	known := h != nil && len(token) > len(*h) && token[len(*h)] == '.' && token[:len(*h)] == *h
+	if known {
+		payload, signature, dot2, ok = decodeSigned(sc.seg[:], tok, len(*h))
+		tc.alg = jsonValue{kind: jsonString, raw: hs256Name}
+	} else {
+		header, payload, signature, dot2, ok = decodeJWS(sc.seg[:], tok)
+		ok = ok && readHeader(header, sc, &tc)
 	}
-	var tc tokenClaims
-	if !readHeader(header, sc, &tc) || !readClaims(payload, sc, &tc) {
+	if !ok || !readClaims(payload, sc, &tc) {
 		return nil, errMalformed
 	}
 	if tc.critOrB64 {
@@ -218,11 +241,17 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 	d.Issuer = issuer
 
 	// Row 4: alg is exactly HS256. Row 5: the HMAC matches.
-	if tc.alg.kind != jsonString || string(tc.alg.raw) != "HS256" {
+	if tc.alg.kind != jsonString || string(tc.alg.raw) != string(hs256Name) {
 		return nil, errAlgorithm
 	}
 	if v.hs256.Verify(tok[:dot2], signature, k.hmacKey) != nil {
 		return nil, errSignature
+	}
+	if !known {
+		// Only a key holder's header is remembered, so a client without a
+		// key cannot make the verifier allocate.
+		h := strings.Clone(token[:strings.IndexByte(token, '.')])
+		v.header.Store(&h)
 	}
 
 	// Rows 6-12: the time claims (SPEC §4 for their types).
@@ -437,21 +466,30 @@ func secondsToTime(s float64) time.Time {
 // segments that decodeSegment accepts (SPEC §6: every dot counts, nothing
 // is split off). dst must hold at least 3/4 of len(tok) bytes.
 func decodeJWS(dst, tok []byte) (header, payload, signature []byte, dot2 int, ok bool) {
-	header, end, ok := decodeSegment(dst, tok)
-	if !ok || end == len(tok) || tok[end] != '.' {
+	header, dot1, ok := decodeSegment(dst, tok)
+	if !ok || dot1 == len(tok) || tok[dot1] != '.' {
 		return nil, nil, nil, 0, false
 	}
-	dot1 := end
-	payload, end, ok = decodeSegment(dst[len(header):], tok[dot1+1:])
-	dot2 = dot1 + 1 + end
-	if !ok || dot2 == len(tok) || tok[dot2] != '.' {
-		return nil, nil, nil, 0, false
-	}
-	signature, end, ok = decodeSegment(dst[len(header)+len(payload):], tok[dot2+1:])
-	if !ok || dot2+1+end != len(tok) {
+	payload, signature, dot2, ok = decodeSigned(dst[len(header):], tok, dot1)
+	if !ok {
 		return nil, nil, nil, 0, false
 	}
 	return header, payload, signature, dot2, true
+}
+
+// decodeSigned is decodeJWS after the header: it decodes the payload and
+// signature segments of tok, whose first dot is at dot1, into dst.
+func decodeSigned(dst, tok []byte, dot1 int) (payload, signature []byte, dot2 int, ok bool) {
+	payload, end, ok := decodeSegment(dst, tok[dot1+1:])
+	dot2 = dot1 + 1 + end
+	if !ok || dot2 == len(tok) || tok[dot2] != '.' {
+		return nil, nil, 0, false
+	}
+	signature, end, ok = decodeSegment(dst[len(payload):], tok[dot2+1:])
+	if !ok || dot2+1+end != len(tok) {
+		return nil, nil, 0, false
+	}
+	return payload, signature, dot2, true
 }
 
 // decodeSegment decodes the unpadded base64url segment (RFC 7515 §2) that

@@ -3,11 +3,14 @@ package verifier_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/amojwt/amojwt/internal/jwttest"
 	"github.com/amojwt/amojwt/noncestore"
 	"github.com/amojwt/amojwt/verifier"
 )
@@ -184,4 +187,72 @@ func TestKeyWithoutIssuerKeepsIssuersApart(t *testing.T) {
 			t.Fatalf("issuer %s: principal %+v, error %v", iss, p, err)
 		}
 	}
+}
+
+// TestRememberedHeader runs tokens in an order that exercises the verifier's
+// memory of the last verified header segment: tokens that share it, extend
+// it, cut it short, or follow a header that failed its signature. Each must
+// be judged as a verifier that never saw a token before judges it.
+func TestRememberedHeader(t *testing.T) {
+	t.Parallel()
+	const (
+		h1     = `{"alg":"HS256","typ":"JWT"}`
+		claims = `{"iss":"user:1:1","jti":"%s","iat":1700000000,"exp":1700000060}`
+	)
+	seg1 := jwttest.Segment([]byte(h1))
+	good := func(jti string) string { return jwttest.Sign(h1, fmt.Sprintf(claims, jti), []byte(secret64)) }
+	rest := func(tok string) string { return tok[strings.IndexByte(tok, '.'):] }
+	// h1 with a letter where its dot belongs, signed: if the letter were
+	// taken for the dot, the rest would be a good payload and signature.
+	noDot := seg1 + "A" + jwttest.Segment([]byte(fmt.Sprintf(claims, "m")))
+	noDot += "." + jwttest.Segment(jwttest.MAC("HS256", noDot, []byte(secret64)))
+	tests := []struct {
+		name  string
+		token string
+		want  verifier.Reason // "" accepted
+	}{
+		{"first token with h1", good("a"), ""},
+		{"h1, wrong key", jwttest.Sign(h1, fmt.Sprintf(claims, "b"), []byte("wrong")), verifier.ReasonSignature},
+		{"h1, claims not JSON", jwttest.Sign(h1, `{"iss":`, []byte(secret64)), verifier.ReasonMalformed},
+		{"h1, one segment", seg1, verifier.ReasonMalformed},
+		{"h1, then a dot", seg1 + ".", verifier.ReasonMalformed},
+		{"h1, two dots only", seg1 + "..", verifier.ReasonMalformed},
+		{"h1 and more before the dot", seg1 + "A" + rest(good("c")), verifier.ReasonMalformed},
+		{"h1, a letter for the dot", noDot, verifier.ReasonMalformed},
+		{"h1 cut short", seg1[:len(seg1)-1] + rest(good("d")), verifier.ReasonMalformed},
+		{"h1, three dots", good("e") + ".", verifier.ReasonMalformed},
+		{"other header, wrong key", jwttest.Sign(`{"alg":"HS256"}`, fmt.Sprintf(claims, "f"), []byte("wrong")), verifier.ReasonSignature},
+		{"h1 after a failed other header", good("g"), ""},
+		{"alg none", jwttest.Sign(`{"alg":"none"}`, fmt.Sprintf(claims, "h"), []byte(secret64)), verifier.ReasonAlgorithm},
+		{"alg none again", jwttest.Sign(`{"alg":"none"}`, fmt.Sprintf(claims, "h2"), []byte(secret64)), verifier.ReasonAlgorithm},
+		{"crit", jwttest.Sign(`{"alg":"HS256","typ":"JWT","crit":["exp"]}`, fmt.Sprintf(claims, "i"), []byte(secret64)), verifier.ReasonAlgorithm},
+		{"crit again", jwttest.Sign(`{"alg":"HS256","typ":"JWT","crit":["exp"]}`, fmt.Sprintf(claims, "i2"), []byte(secret64)), verifier.ReasonAlgorithm},
+		{"HS512", jwttest.SignAlg("HS512", `{"alg":"HS512","typ":"JWT"}`, fmt.Sprintf(claims, "j"), []byte(secret64)), verifier.ReasonAlgorithm},
+		{"other header", jwttest.Sign(`{"typ":"JWT","alg":"HS256"}`, fmt.Sprintf(claims, "k"), []byte(secret64)), ""},
+		{"h1 after the other header", good("l"), ""},
+		{"h1 replayed", good("l"), verifier.ReasonReplayed},
+	}
+	warm := newTestVerifier(t)
+	for _, tt := range tests {
+		_, err := warm.Verify(context.Background(), tt.token)
+		_, coldErr := newTestVerifier(t).Verify(context.Background(), tt.token)
+		if tt.want == verifier.ReasonReplayed {
+			coldErr = err // a fresh store has not seen the first use
+		}
+		if got, cold := reasonOf(err), reasonOf(coldErr); got != tt.want || cold != tt.want {
+			t.Errorf("%s: got %q, a fresh verifier %q; want %q", tt.name, got, cold, tt.want)
+		}
+	}
+}
+
+// reasonOf is the SPEC reason of a Verify error, or "" for nil.
+func reasonOf(err error) verifier.Reason {
+	var verr *verifier.Error
+	if errors.As(err, &verr) {
+		return verr.Reason
+	}
+	if err != nil {
+		return "not an *Error"
+	}
+	return ""
 }
