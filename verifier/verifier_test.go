@@ -256,3 +256,33 @@ func reasonOf(err error) verifier.Reason {
 	}
 	return ""
 }
+
+// TestPrincipalNonce checks the principal's copy of the jti at the lengths
+// around the room a Principal has for it, and that principals do not share
+// it.
+func TestPrincipalNonce(t *testing.T) {
+	t.Parallel()
+	v := newTestVerifier(t)
+	var got []*verifier.Principal
+	var want []string
+	for _, n := range []int{1, 36, 39, 40, 41, verifier.MaxNonceBytes} {
+		for _, c := range "ab" {
+			jti := strings.Repeat(string(c), n)
+			p, err := v.Verify(context.Background(), exampleToken(`{"iss":"user:1:1","jti":"`+jti+`","iat":1700000000,"exp":1700000060}`, secret64))
+			if err != nil {
+				t.Fatalf("jti of %d bytes: %v", n, err)
+			}
+			got, want = append(got, p), append(want, jti)
+		}
+	}
+	p, err := v.Verify(context.Background(), exampleToken(`{"iss":"user:1:1","iat":1700000000,"exp":1700000060}`, secret64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want = append(got, p), append(want, "")
+	for i, p := range got {
+		if p.Nonce != want[i] {
+			t.Errorf("principal %d: Nonce %q, want %q", i, p.Nonce, want[i])
+		}
+	}
+}
