@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,6 +128,74 @@ func BenchmarkVerifyParallel(b *testing.B) {
 			n++
 		}
 	})
+}
+
+// BenchmarkVerifyLiveNonces is BenchmarkVerify in the steady state of a
+// server whose memory store holds about `live` nonces (issue 6, goal 4): a
+// logical clock, read by the verifier and the store, moves 65 s / live per
+// token, so the nonce of the token verified `live` tokens ago expires
+// (exp + leeway) as each new one comes in. Each token is signed with the
+// iat it is verified at. The 10M case needs about 0.5 GB: set
+// NONCESTORE_BENCH_10M=1 to run it.
+func BenchmarkVerifyLiveNonces(b *testing.B) {
+	const (
+		held  = 65 * time.Second // lifetime 60 s + leeway 5 s
+		batch = 1 << 12          // tokens signed at a time, outside the timer
+	)
+	for _, live := range []int{10_000, 1_000_000, 10_000_000} {
+		b.Run(fmt.Sprintf("live=%s", liveName(live)), func(b *testing.B) {
+			if live > 1_000_000 && os.Getenv("NONCESTORE_BENCH_10M") == "" {
+				b.Skip("set NONCESTORE_BENCH_10M=1 to run")
+			}
+			tick := held / time.Duration(live)
+			var n atomic.Int64 // tokens verified
+			clock := func() time.Time { return benchNow.Add(time.Duration(n.Load()) * tick) }
+			store, err := noncestore.NewMemory(noncestore.WithClock(clock), noncestore.WithCapacity(2*live))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			for i := range live {
+				// Held as if verified over the last 65 s: one expires per token.
+				until := benchNow.Add(held - time.Duration(live-i)*tick)
+				if _, err := store.Claim(ctx, benchIssuer, "fill-"+strconv.Itoa(i), until); err != nil {
+					b.Fatal(err)
+				}
+			}
+			v, err := verifier.New(benchKeys(b), verifier.WithNonceStore(store), verifier.WithClock(clock))
+			if err != nil {
+				b.Fatal(err)
+			}
+			toks := make([]string, 0, batch)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if i == len(toks) {
+					b.StopTimer()
+					toks, i = toks[:0], 0
+					for j := n.Load(); len(toks) < batch; j++ {
+						iat := benchNow.Add(time.Duration(j) * tick).Unix()
+						claims := fmt.Sprintf(`{"iss":%q,"jti":"0.%016d","iat":%d,"exp":%d}`, benchIssuer, j, iat, iat+60)
+						toks = append(toks, jwttest.Sign(benchHeader, claims, []byte(secret64)))
+					}
+					b.StartTimer()
+				}
+				if _, err := v.Verify(ctx, toks[i]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+				n.Add(1)
+			}
+		})
+	}
+}
+
+// liveName is 10k for 10000, 1M for 1000000.
+func liveName(n int) string {
+	if n >= 1_000_000 {
+		return strconv.Itoa(n/1_000_000) + "M"
+	}
+	return strconv.Itoa(n/1_000) + "k"
 }
 
 // stdlibVerify is the reference: what a careful hand-written verifier with
