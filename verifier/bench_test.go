@@ -267,18 +267,19 @@ func (s *stdlibVerifier) verify(token string) error {
 	return nil
 }
 
+func newStdlibVerifier() *stdlibVerifier {
+	return &stdlibVerifier{keys: map[string][]byte{benchIssuer: []byte(secret64)}, seen: map[string]int64{}}
+}
+
 func BenchmarkReferenceStdlib(b *testing.B) {
 	toks := benchTokenSet()
-	newRef := func() *stdlibVerifier {
-		return &stdlibVerifier{keys: map[string][]byte{benchIssuer: []byte(secret64)}, seen: map[string]int64{}}
-	}
-	ref := newRef()
+	ref := newStdlibVerifier()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		if i == len(toks) {
 			b.StopTimer()
-			ref, i = newRef(), 0
+			ref, i = newStdlibVerifier(), 0
 			b.StartTimer()
 		}
 		if err := ref.verify(toks[i]); err != nil {
@@ -288,10 +289,9 @@ func BenchmarkReferenceStdlib(b *testing.B) {
 	}
 }
 
-// BenchmarkGolangJWT is golang-jwt/jwt v5 with a keyfunc by iss, HS256 only,
-// the time checks with leeway (no replay check).
-func BenchmarkGolangJWT(b *testing.B) {
-	toks := benchTokenSet()
+// newGolangJWT returns golang-jwt/jwt v5 set up as BenchmarkGolangJWT
+// describes, as a function of the token.
+func newGolangJWT() func(token string) error {
 	parser := gjwt.NewParser(gjwt.WithValidMethods([]string{"HS256"}), gjwt.WithLeeway(5*time.Second),
 		gjwt.WithIssuedAt(), gjwt.WithTimeFunc(func() time.Time { return benchNow }))
 	keys := map[string][]byte{benchIssuer: []byte(secret64)}
@@ -306,14 +306,76 @@ func BenchmarkGolangJWT(b *testing.B) {
 		}
 		return k, nil
 	}
+	return func(token string) error {
+		_, err := parser.Parse(token, keyfunc)
+		return err
+	}
+}
+
+// BenchmarkGolangJWT is golang-jwt/jwt v5 with a keyfunc by iss, HS256 only,
+// the time checks with leeway (no replay check).
+func BenchmarkGolangJWT(b *testing.B) {
+	toks := benchTokenSet()
+	parse := newGolangJWT()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := parser.Parse(toks[i%len(toks)], keyfunc); err != nil {
+		if err := parse(toks[i%len(toks)]); err != nil {
 			b.Fatal(err)
 		}
 		i++
 	}
+}
+
+// BenchmarkVerifyVsOthers runs BenchmarkVerify, BenchmarkGolangJWT and
+// BenchmarkReferenceStdlib in turns of benchTurn tokens each, the same
+// tokens, and reports each one's ns per token and the ratios of goal 1 of
+// issue 6: on a shared machine, whose speed drifts from one benchmark to the
+// next, the three then share every drift.
+func BenchmarkVerifyVsOthers(b *testing.B) {
+	const benchTurn = 256 // divides benchTokens
+	toks := benchTokenSet()
+	v, ref, parse := newBenchVerifier(b), newStdlibVerifier(), newGolangJWT()
+	ctx := context.Background()
+	var spent [3]time.Duration
+	i := 0
+	for b.Loop() {
+		if i == len(toks) {
+			b.StopTimer()
+			v, ref, i = newBenchVerifier(b), newStdlibVerifier(), 0
+			b.StartTimer()
+		}
+		turn := toks[i : i+benchTurn]
+		t0 := time.Now()
+		for _, tok := range turn {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		for _, tok := range turn {
+			if err := parse(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t2 := time.Now()
+		for _, tok := range turn {
+			if err := ref.verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t3 := time.Now()
+		spent[0] += t1.Sub(t0)
+		spent[1] += t2.Sub(t1)
+		spent[2] += t3.Sub(t2)
+		i += benchTurn
+	}
+	tokens := float64(b.N * benchTurn)
+	b.ReportMetric(float64(spent[0])/tokens, "verify-ns/token")
+	b.ReportMetric(float64(spent[1])/tokens, "golang-jwt-ns/token")
+	b.ReportMetric(float64(spent[2])/tokens, "stdlib-ns/token")
+	b.ReportMetric(float64(spent[0])/float64(spent[1]), "verify/golang-jwt")
+	b.ReportMetric(float64(spent[0])/float64(spent[2]), "verify/stdlib")
 }
 
 // BenchmarkJWXParse is jwx v2's jwt.Parse with the key known in advance.
