@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,6 +197,54 @@ func liveName(n int) string {
 		return strconv.Itoa(n/1_000_000) + "M"
 	}
 	return strconv.Itoa(n/1_000) + "k"
+}
+
+// BenchmarkVerifyParallelVsSequential runs turns of benchParallelTurn
+// tokens through one Verifier on one goroutine, then as many through
+// GOMAXPROCS goroutines sharing it, one slice each, and reports the
+// ns per token of each and the speedup (goal 2 of issue 6), with the two
+// sharing the machine's drift. A parallel turn lasts until its slowest
+// goroutine is done.
+func BenchmarkVerifyParallelVsSequential(b *testing.B) {
+	const benchParallelTurn = 4096 // 2 turns divide benchTokens
+	procs := runtime.GOMAXPROCS(0)
+	toks := benchTokenSet()
+	v := newBenchVerifier(b)
+	ctx := context.Background()
+	verify := func(toks []string) {
+		for _, tok := range toks {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}
+	var seq, par time.Duration
+	i := 0
+	for b.Loop() {
+		if i == len(toks) {
+			b.StopTimer()
+			v, i = newBenchVerifier(b), 0
+			b.StartTimer()
+		}
+		t0 := time.Now()
+		verify(toks[i : i+benchParallelTurn])
+		t1 := time.Now()
+		var wg sync.WaitGroup
+		for g := range procs {
+			turn := toks[i+benchParallelTurn : i+2*benchParallelTurn]
+			wg.Go(func() { verify(turn[g*len(turn)/procs : (g+1)*len(turn)/procs]) })
+		}
+		wg.Wait()
+		t2 := time.Now()
+		seq += t1.Sub(t0)
+		par += t2.Sub(t1)
+		i += 2 * benchParallelTurn
+	}
+	tokens := float64(b.N * benchParallelTurn)
+	b.ReportMetric(float64(seq)/tokens, "sequential-ns/token")
+	b.ReportMetric(float64(par)/tokens, "parallel-ns/token")
+	b.ReportMetric(float64(seq)/float64(par), "speedup")
 }
 
 // stdlibVerify is the reference: what a careful hand-written verifier with
