@@ -49,9 +49,6 @@ const (
 	// memRetries bounds the reclaim-and-retry rounds of a claim that found
 	// the store full.
 	memRetries = 3
-	// memKeyBuf holds the hashed message of a pair of a long issuer and a
-	// jti of the longest kind verifiers accept (SPEC §3 row 13: 256 bytes).
-	memKeyBuf = 512
 )
 
 // errMemNoRoom tells Claim that the store is at capacity; it never leaves
@@ -122,7 +119,7 @@ func WithResetGuard(on bool) MemoryOption {
 // store, for one process. It is safe for concurrent use and needs no Close.
 //
 // It keeps no strings: an (issuer, nonce) pair is held as a 128-bit hash
-// under a random per-store key, with the issuer's length hashed first so
+// under two random per-store seeds, each string hashed with its length so
 // that pairs never collide across issuers by construction ("a:b"+"c" is not
 // "a"+"b:c"), and neither hash values nor storage places can be predicted or
 // chosen by clients. Two pairs colliding by chance (odds about 2^-128) would
@@ -188,8 +185,7 @@ func NewMemory(opts ...MemoryOption) (*Memory, error) {
 // error wrapping ErrUnavailable if the store is full (see WithCapacity).
 // epoch is the store's creation time with the reset guard on, else the zero
 // time.Time. ctx is not used: Claim works in memory and in bounded time.
-// It allocates only when a shard's table grows, or for an issuer and nonce
-// over 504 bytes together.
+// It allocates only when a shard's table grows.
 func (m *Memory) Claim(_ context.Context, issuer, nonce string, until time.Time) (epoch time.Time, err error) {
 	k := m.key(issuer, nonce)
 	first := k.shard(m.shift)
@@ -228,14 +224,15 @@ func (k *memKey) shard(shift uint) int {
 	return int(binary.LittleEndian.Uint64(k[:8]) >> shift)
 }
 
-// key hashes the issuer's length, the issuer and the nonce: the length makes
-// the message unambiguous, so distinct pairs are distinct messages.
+// memPair is what key hashes: hash/maphash.Comparable hashes each string
+// with its length, so distinct pairs are distinct inputs.
+type memPair struct{ issuer, nonce string }
+
+// key returns the pair's hash under the store's two seeds.
 func (m *Memory) key(issuer, nonce string) (k memKey) {
-	var buf [memKeyBuf]byte // a longer message moves to the heap
-	msg := binary.LittleEndian.AppendUint64(buf[:0], uint64(len(issuer)))
-	msg = append(append(msg, issuer...), nonce...)
-	binary.LittleEndian.PutUint64(k[:8], maphash.Bytes(m.seeds[0], msg))
-	binary.LittleEndian.PutUint64(k[8:], maphash.Bytes(m.seeds[1], msg))
+	p := memPair{issuer, nonce}
+	binary.LittleEndian.PutUint64(k[:8], maphash.Comparable(m.seeds[0], p))
+	binary.LittleEndian.PutUint64(k[8:], maphash.Comparable(m.seeds[1], p))
 	return k
 }
 
