@@ -32,8 +32,11 @@ const (
 	memShardLoad    = 4096
 	memMinShardBits = 6
 	memMaxShardBits = 16
-	// memMinSlots is the table size of a shard's first claim.
-	memMinSlots = 16
+	// memMinSlots is the table size of a shard's first claim: 1.25 KB, room
+	// for 48 nonces. Claims spread evenly over the shards, so a store that
+	// is used at all soon has dozens in every shard; a smaller first table
+	// would only be regrown at once, in each shard.
+	memMinSlots = 64
 	// Every memStepEvery-th claim in a shard runs the shard's cursor over
 	// the next memStepSlots slots (see step), reclaiming expired entries,
 	// so that reclaiming never needs a stop-the-world sweep: 4 slots a
@@ -78,8 +81,10 @@ type memConfig struct {
 // Each nonce takes one 20-byte slot (a 128-bit hash and a 32-bit expiry) in
 // open-addressing tables kept between 3/8 and 3/4 full, so n live nonces
 // take 27 to 54 bytes each: about 40 MB at 1,000,000. Tables grow with use
-// and are not shrunk, so the memory follows the peak, never above that bound.
-// The shards add 64 bytes per 4096 of capacity (at least 4 KB) up front.
+// and are not shrunk, so the memory follows the peak, never above that bound
+// (except that a shard's first table, taken at its first claim, has room
+// for 48 nonces: 1.25 KB). The shards add 64 bytes per 4096 of capacity (at
+// least 4 KB) up front.
 func WithCapacity(n int) MemoryOption {
 	return func(c *memConfig) error {
 		if n <= 0 {
