@@ -5,8 +5,10 @@
 // with an *Error that carries the SPEC reason code and the exact text
 // addons.mozilla.org sends. It parses each token once: the framing and the
 // JSON are decoded here, strictly and without reflection; the HMAC-SHA256
-// check is jwx's (github.com/lestrrat-go/jwx/v2/jws). It knows nothing of
-// HTTP; see package middleware for that.
+// check is jwx's (github.com/lestrrat-go/jwx/v2/jws). A protected header
+// spelled byte for byte as that of the last token whose signature verified
+// is not read again, as it can only say the same. It knows nothing of HTTP;
+// see package middleware for that.
 package verifier
 
 import (
