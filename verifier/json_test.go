@@ -278,3 +278,24 @@ func FuzzDecodeJWS(f *testing.F) {
 		}
 	})
 }
+
+// TestKnownHeaders reads each header the verifier knows without reading it,
+// as it reads any other: each must be one canonical base64url segment of a
+// JSON object that says alg HS256 and nothing the verifier refuses.
+func TestKnownHeaders(t *testing.T) {
+	for _, h := range knownHeaders {
+		text, err := base64.RawURLEncoding.Strict().DecodeString(h)
+		if err != nil {
+			t.Errorf("%s: %v", h, err)
+			continue
+		}
+		var dst [MaxTokenBytes]byte
+		header, end, ok := decodeSegment(dst[:], []byte(h))
+		var tc tokenClaims
+		sc := &scratch{}
+		if !ok || end != len(h) || string(header) != string(text) || !readHeader(header, sc, &tc) ||
+			tc.critOrB64 || tc.alg.kind != jsonString || string(tc.alg.raw) != "HS256" {
+			t.Errorf("%s (%s): not read as a plain HS256 header: %+v", h, text, tc)
+		}
+	}
+}

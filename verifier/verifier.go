@@ -5,10 +5,10 @@
 // with an *Error that carries the SPEC reason code and the exact text
 // addons.mozilla.org sends. It parses each token once: the framing and the
 // JSON are decoded here, strictly and without reflection; the HMAC-SHA256
-// check is jwx's (github.com/lestrrat-go/jwx/v2/jws). A protected header
-// spelled byte for byte as that of the last token whose signature verified
-// is not read again, as it can only say the same. It knows nothing of HTTP;
-// see package middleware for that.
+// check is jwx's (github.com/lestrrat-go/jwx/v2/jws). The protected
+// headers that AMO clients send are known in advance, spelled byte for
+// byte, and not read at all. It knows nothing of HTTP; see package
+// middleware for that.
 package verifier
 
 import (
@@ -17,9 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -42,12 +40,6 @@ type Verifier struct {
 	allowReuse  bool
 	now         func() time.Time
 	observer    func(Decision)
-	// header is the protected header segment of the last token whose
-	// signature verified, as the token spelled it (base64url). What a header
-	// says is a function of its bytes alone, so a token that begins with
-	// the same segment needs no second reading of it: clients send one
-	// header on every token.
-	header atomic.Pointer[string]
 }
 
 // byteLookup is implemented by this package's key stores, which never keep
@@ -142,8 +134,27 @@ var scratchPool = sync.Pool{New: func() any {
 	return &scratch{arena: make([]byte, 0, 512), names: make([][]byte, 0, 16)}
 }}
 
-// hs256Name is the one alg this package accepts (SPEC §3 row 4).
-var hs256Name = []byte("HS256")
+// knownHeaders are the protected header segments (base64url, RFC 7515
+// §7.1) that AMO clients send, each with its JSON text. What a header says
+// is a function of its bytes alone, and each of these says alg HS256 and
+// nothing this package refuses (TestKnownHeaders reads them), so a token
+// that begins with one of them and a dot is judged as if it were read.
+var knownHeaders = [...]string{
+	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9", // {"alg":"HS256","typ":"JWT"}: PyJWT 2, jsonwebtoken, golang-jwt
+	"eyJhbGciOiJIUzI1NiJ9",                 // {"alg":"HS256"}: web-ext (jose)
+	"eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9", // {"typ":"JWT","alg":"HS256"}: PyJWT 1
+}
+
+// knownHeader returns the length of the known header segment that token
+// begins with, followed by a dot, or 0.
+func knownHeader(token string) int {
+	for _, h := range knownHeaders {
+		if len(token) > len(h) && token[len(h)] == '.' && token[:len(h)] == h {
+			return len(h)
+		}
+	}
+	return 0
+}
 
 // tokenClaims are the claims and header members the checks read.
 type tokenClaims struct {
@@ -205,13 +216,11 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 		ok                         bool
 		tc                         tokenClaims
 	)
-	// A header segment read before, byte for byte, said alg HS256 and
-	// nothing this package refuses; any other is read in full.
-	h := v.header.Load()
-	known := h != nil && len(token) > len(*h) && token[len(*h)] == '.' && token[:len(*h)] == *h
-	if known {
-		payload, signature, dot2, ok = decodeSigned(sc.seg[:], tok, len(*h))
-		tc.alg = jsonValue{kind: jsonString, raw: hs256Name}
+	// dot1 is the first dot when the header is a known one; 0 when it is
+	// to be read.
+	dot1 := knownHeader(token)
+	if dot1 > 0 {
+		payload, signature, dot2, ok = decodeSigned(sc.seg[:], tok, dot1)
 	} else {
 		header, payload, signature, dot2, ok = decodeJWS(sc.seg[:], tok)
 		ok = ok && readHeader(header, sc, &tc)
@@ -244,17 +253,11 @@ func (v *Verifier) verify(ctx context.Context, token string, d *Decision) (*Prin
 	d.Issuer = issuer
 
 	// Row 4: alg is exactly HS256. Row 5: the HMAC matches.
-	if tc.alg.kind != jsonString || string(tc.alg.raw) != string(hs256Name) {
+	if dot1 == 0 && (tc.alg.kind != jsonString || string(tc.alg.raw) != "HS256") {
 		return nil, errAlgorithm
 	}
 	if v.hs256.Verify(tok[:dot2], signature, k.hmacKey) != nil {
 		return nil, errSignature
-	}
-	if !known {
-		// Only a key holder's header is remembered, so a client without a
-		// key cannot make the verifier allocate.
-		h := strings.Clone(token[:strings.IndexByte(token, '.')])
-		v.header.Store(&h)
 	}
 
 	// Rows 6-12: the time claims (SPEC §4 for their types).
@@ -329,14 +332,12 @@ type principalBox struct {
 
 // newPrincipal returns a Principal whose Nonce is a copy of jti.
 func newPrincipal(jti []byte) *Principal {
-	if len(jti) > len(principalBox{}.nonce) {
+	if len(jti) == 0 || len(jti) > len(principalBox{}.nonce) {
 		return &Principal{Nonce: string(jti)}
 	}
 	b := new(principalBox)
-	if n := copy(b.nonce[:], jti); n > 0 {
-		// b.nonce is written here only, so the string never changes.
-		b.p.Nonce = unsafe.String(&b.nonce[0], n)
-	}
+	// b.nonce is written here only, so the string never changes.
+	b.p.Nonce = unsafe.String(&b.nonce[0], copy(b.nonce[:], jti))
 	return &b.p
 }
 

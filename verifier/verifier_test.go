@@ -189,11 +189,10 @@ func TestKeyWithoutIssuerKeepsIssuersApart(t *testing.T) {
 	}
 }
 
-// TestRememberedHeader runs tokens in an order that exercises the verifier's
-// memory of the last verified header segment: tokens that share it, extend
-// it, cut it short, or follow a header that failed its signature. Each must
-// be judged as a verifier that never saw a token before judges it.
-func TestRememberedHeader(t *testing.T) {
+// TestKnownHeaderFraming runs tokens that begin with a header the verifier
+// knows without reading it (knownHeaders) but frame it otherwise than a
+// JWS does: each gets the answer it would get if the header were read.
+func TestKnownHeaderFraming(t *testing.T) {
 	t.Parallel()
 	const (
 		h1     = `{"alg":"HS256","typ":"JWT"}`
@@ -211,7 +210,7 @@ func TestRememberedHeader(t *testing.T) {
 		token string
 		want  verifier.Reason // "" accepted
 	}{
-		{"first token with h1", good("a"), ""},
+		{"h1", good("a"), ""},
 		{"h1, wrong key", jwttest.Sign(h1, fmt.Sprintf(claims, "b"), []byte("wrong")), verifier.ReasonSignature},
 		{"h1, claims not JSON", jwttest.Sign(h1, `{"iss":`, []byte(secret64)), verifier.ReasonMalformed},
 		{"h1, one segment", seg1, verifier.ReasonMalformed},
@@ -221,26 +220,17 @@ func TestRememberedHeader(t *testing.T) {
 		{"h1, a letter for the dot", noDot, verifier.ReasonMalformed},
 		{"h1 cut short", seg1[:len(seg1)-1] + rest(good("d")), verifier.ReasonMalformed},
 		{"h1, three dots", good("e") + ".", verifier.ReasonMalformed},
-		{"other header, wrong key", jwttest.Sign(`{"alg":"HS256"}`, fmt.Sprintf(claims, "f"), []byte("wrong")), verifier.ReasonSignature},
-		{"h1 after a failed other header", good("g"), ""},
-		{"alg none", jwttest.Sign(`{"alg":"none"}`, fmt.Sprintf(claims, "h"), []byte(secret64)), verifier.ReasonAlgorithm},
-		{"alg none again", jwttest.Sign(`{"alg":"none"}`, fmt.Sprintf(claims, "h2"), []byte(secret64)), verifier.ReasonAlgorithm},
-		{"crit", jwttest.Sign(`{"alg":"HS256","typ":"JWT","crit":["exp"]}`, fmt.Sprintf(claims, "i"), []byte(secret64)), verifier.ReasonAlgorithm},
-		{"crit again", jwttest.Sign(`{"alg":"HS256","typ":"JWT","crit":["exp"]}`, fmt.Sprintf(claims, "i2"), []byte(secret64)), verifier.ReasonAlgorithm},
-		{"HS512", jwttest.SignAlg("HS512", `{"alg":"HS512","typ":"JWT"}`, fmt.Sprintf(claims, "j"), []byte(secret64)), verifier.ReasonAlgorithm},
-		{"other header", jwttest.Sign(`{"typ":"JWT","alg":"HS256"}`, fmt.Sprintf(claims, "k"), []byte(secret64)), ""},
-		{"h1 after the other header", good("l"), ""},
-		{"h1 replayed", good("l"), verifier.ReasonReplayed},
+		{"h1 replayed", good("a"), verifier.ReasonReplayed},
+		{"h1 with crit", jwttest.Sign(`{"alg":"HS256","typ":"JWT","crit":["exp"]}`, fmt.Sprintf(claims, "f"), []byte(secret64)), verifier.ReasonAlgorithm},
+		{"h1 signed with HS512", jwttest.SignAlg("HS512", h1, fmt.Sprintf(claims, "g"), []byte(secret64)), verifier.ReasonSignature},
+		{"unknown header", jwttest.Sign(`{"alg":"HS256","kid":"1"}`, fmt.Sprintf(claims, "h"), []byte(secret64)), ""},
+		{"alg none", jwttest.Sign(`{"alg":"none"}`, fmt.Sprintf(claims, "i"), []byte(secret64)), verifier.ReasonAlgorithm},
 	}
-	warm := newTestVerifier(t)
+	v := newTestVerifier(t)
 	for _, tt := range tests {
-		_, err := warm.Verify(context.Background(), tt.token)
-		_, coldErr := newTestVerifier(t).Verify(context.Background(), tt.token)
-		if tt.want == verifier.ReasonReplayed {
-			coldErr = err // a fresh store has not seen the first use
-		}
-		if got, cold := reasonOf(err), reasonOf(coldErr); got != tt.want || cold != tt.want {
-			t.Errorf("%s: got %q, a fresh verifier %q; want %q", tt.name, got, cold, tt.want)
+		_, err := v.Verify(context.Background(), tt.token)
+		if got := reasonOf(err); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }
