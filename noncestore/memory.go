@@ -124,9 +124,9 @@ func WithResetGuard(on bool) MemoryOption {
 // store, for one process. It is safe for concurrent use and needs no Close.
 //
 // It keeps no strings: an (issuer, nonce) pair is held as a 128-bit hash
-// under two random per-store seeds, each string hashed with its length so
-// that pairs never collide across issuers by construction ("a:b"+"c" is not
-// "a"+"b:c"), and neither hash values nor storage places can be predicted or
+// under two random per-store seeds, the issuer's length hashed with the
+// strings so that pairs never collide across issuers by construction
+// ("a:b"+"c" is not "a"+"b:c"), and neither hash values nor storage places can be predicted or
 // chosen by clients. Two pairs colliding by chance (odds about 2^-128) would
 // make the second look replayed: a false 401, never a replay let through.
 //
@@ -190,7 +190,8 @@ func NewMemory(opts ...MemoryOption) (*Memory, error) {
 // error wrapping ErrUnavailable if the store is full (see WithCapacity).
 // epoch is the store's creation time with the reset guard on, else the zero
 // time.Time. ctx is not used: Claim works in memory and in bounded time.
-// It allocates only when a shard's table grows.
+// It allocates only when a shard's table grows (and, in a purego build,
+// where hash/maphash.Comparable allocates, for every claim).
 func (m *Memory) Claim(_ context.Context, issuer, nonce string, until time.Time) (epoch time.Time, err error) {
 	k := m.key(issuer, nonce)
 	first := k.shard(m.shift)
@@ -229,13 +230,18 @@ func (k *memKey) shard(shift uint) int {
 	return int(binary.LittleEndian.Uint64(k[:8]) >> shift)
 }
 
-// memPair is what key hashes: hash/maphash.Comparable hashes each string
-// with its length, so distinct pairs are distinct inputs.
-type memPair struct{ issuer, nonce string }
+// memPair is what key hashes. hash/maphash.Comparable does not promise to
+// hash a string's length with its bytes (its purego form does not), so
+// the issuer's length is a field of its own: distinct pairs are distinct
+// inputs however the strings are hashed.
+type memPair struct {
+	issuerLen     int
+	issuer, nonce string
+}
 
 // key returns the pair's hash under the store's two seeds.
 func (m *Memory) key(issuer, nonce string) (k memKey) {
-	p := memPair{issuer, nonce}
+	p := memPair{len(issuer), issuer, nonce}
 	binary.LittleEndian.PutUint64(k[:8], maphash.Comparable(m.seeds[0], p))
 	binary.LittleEndian.PutUint64(k[8:], maphash.Comparable(m.seeds[1], p))
 	return k
