@@ -163,17 +163,18 @@ func BenchmarkMemoryClaimParallel(b *testing.B) {
 // keeps to one thread and, where the system has a per-thread CPU clock,
 // the benchmark also reports the most CPU time one claim took on its
 // thread (max-oncpu-ns): the claim's own work, sweeps included, but not
-// the time the thread was descheduled, nor time parked on a shard lock
-// (a short spin before parking is counted). It is counted at most up to the
+// the time the thread was descheduled, nor time parked on a shard lock (a
+// short spin before parking is counted). It is counted at most up to the
 // claim's wall time: on a virtual machine the thread's CPU clock was seen
-// to jump by a millisecond within a claim that took 400 ns. A claim waits on a lock for at
-// most the other claimer's hold of it, itself on-CPU time, so with two
-// claimers the store's own pause is at most twice max-oncpu-ns. On-CPU time
-// still counts the interrupts the kernel handles on the thread's core, and
-// in a virtual machine whatever the host does while the thread's virtual
-// CPU is meant to run. So that the machine's share can be read beside the
-// store's, the same goroutines first time as many operations that do
-// nothing but hash the nonce, and the benchmark reports their longest too
+// to jump by a millisecond within a claim that took 400 ns. A claim waits
+// on a lock for at most the other claimer's hold of it, itself on-CPU
+// time, so with two claimers the store's own pause is at most twice
+// max-oncpu-ns. On-CPU time still counts the interrupts the kernel handles
+// on the thread's core, and in a virtual machine whatever the host does
+// while the thread's virtual CPU is meant to run. So that the machine's
+// share can be read beside the store's, two goroutines set up alike first
+// time as many operations that only hash the nonce, just before the
+// claims, and the benchmark reports their longest too
 // (control-max-pause-ns, control-max-oncpu-ns): a claim's pause is the
 // store's only where it exceeds them. BenchmarkMemoryShardHold times the
 // store's longest lock holds alone. It also reports how many expired
@@ -200,21 +201,23 @@ func BenchmarkMemoryReclaimPause(b *testing.B) {
 		clock.Advance(memBenchTTL + time.Second) // all n expired
 		until := clock.Now().Add(memBenchTTL)
 		seed := maphash.MakeSeed()
-		runtime.GC() // no collection, nor its worker taking a core, while measuring
+		// No collection, nor its worker taking a core, while measuring.
+		runtime.GC()
 		control.time(claimers, n, func(nonce string) error {
 			if maphash.String(seed, nonce) == 0 { // used, so that it is computed
 				return errors.New("zero hash")
 			}
 			return nil
 		})
+		runtime.GC() // the control's garbage
 		b.StartTimer()
 		claims.time(claimers, n, func(nonce string) error {
 			_, err := m.Claim(context.Background(), "user:12345:67", nonce, until)
 			return err
 		})
 		b.StopTimer()
-		if claims.err != nil {
-			b.Fatalf("Claim: %v", claims.err)
+		if err := cmp.Or(claims.err, control.err); err != nil {
+			b.Fatal(err)
 		}
 		left += memOccupied(m) - n
 	}
