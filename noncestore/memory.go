@@ -33,9 +33,9 @@ const (
 	memMinShardBits = 6
 	memMaxShardBits = 16
 	// memMinSlots is the table size of a shard's first claim: 1.25 KB, room
-	// for 48 nonces. Claims spread evenly over the shards, so a store that
-	// is used at all soon has dozens in every shard; a smaller first table
-	// would only be regrown at once, in each shard.
+	// for 48 nonces. Claims spread evenly over the shards (256 in a default
+	// store), so a store that holds some thousands of nonces has dozens in
+	// every shard, and a smaller first table would be regrown in each.
 	memMinSlots = 64
 	// Every memStepEvery-th claim in a shard runs the shard's cursor over
 	// the next memStepSlots slots (see step), reclaiming expired entries,
@@ -52,6 +52,9 @@ const (
 	// memRetries bounds the reclaim-and-retry rounds of a claim that found
 	// the store full.
 	memRetries = 3
+	// memKeyBuf holds the hashed message of a pair of a long issuer and a
+	// jti of the longest kind verifiers accept (SPEC §3 row 13: 256 bytes).
+	memKeyBuf = 512
 )
 
 // errMemNoRoom tells Claim that the store is at capacity; it never leaves
@@ -124,9 +127,9 @@ func WithResetGuard(on bool) MemoryOption {
 // store, for one process. It is safe for concurrent use and needs no Close.
 //
 // It keeps no strings: an (issuer, nonce) pair is held as a 128-bit hash
-// under two random per-store seeds, the issuer's length hashed with the
-// strings so that pairs never collide across issuers by construction
-// ("a:b"+"c" is not "a"+"b:c"), and neither hash values nor storage places can be predicted or
+// under a random per-store key, with the issuer's length hashed first so
+// that pairs never collide across issuers by construction ("a:b"+"c" is not
+// "a"+"b:c"), and neither hash values nor storage places can be predicted or
 // chosen by clients. Two pairs colliding by chance (odds about 2^-128) would
 // make the second look replayed: a false 401, never a replay let through.
 //
@@ -190,8 +193,8 @@ func NewMemory(opts ...MemoryOption) (*Memory, error) {
 // error wrapping ErrUnavailable if the store is full (see WithCapacity).
 // epoch is the store's creation time with the reset guard on, else the zero
 // time.Time. ctx is not used: Claim works in memory and in bounded time.
-// It allocates only when a shard's table grows (and, in a purego build,
-// where hash/maphash.Comparable allocates, for every claim).
+// It allocates only when a shard's table grows, or for an issuer and nonce
+// over 504 bytes together.
 func (m *Memory) Claim(_ context.Context, issuer, nonce string, until time.Time) (epoch time.Time, err error) {
 	k := m.key(issuer, nonce)
 	first := k.shard(m.shift)
@@ -230,20 +233,14 @@ func (k *memKey) shard(shift uint) int {
 	return int(binary.LittleEndian.Uint64(k[:8]) >> shift)
 }
 
-// memPair is what key hashes. hash/maphash.Comparable does not promise to
-// hash a string's length with its bytes (its purego form does not), so
-// the issuer's length is a field of its own: distinct pairs are distinct
-// inputs however the strings are hashed.
-type memPair struct {
-	issuerLen     int
-	issuer, nonce string
-}
-
-// key returns the pair's hash under the store's two seeds.
+// key hashes the issuer's length, the issuer and the nonce: the length makes
+// the message unambiguous, so distinct pairs are distinct messages.
 func (m *Memory) key(issuer, nonce string) (k memKey) {
-	p := memPair{len(issuer), issuer, nonce}
-	binary.LittleEndian.PutUint64(k[:8], maphash.Comparable(m.seeds[0], p))
-	binary.LittleEndian.PutUint64(k[8:], maphash.Comparable(m.seeds[1], p))
+	var buf [memKeyBuf]byte // a longer message moves to the heap
+	msg := binary.LittleEndian.AppendUint64(buf[:0], uint64(len(issuer)))
+	msg = append(append(msg, issuer...), nonce...)
+	binary.LittleEndian.PutUint64(k[:8], maphash.Bytes(m.seeds[0], msg))
+	binary.LittleEndian.PutUint64(k[8:], maphash.Bytes(m.seeds[1], msg))
 	return k
 }
 
