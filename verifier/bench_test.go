@@ -75,24 +75,46 @@ func newBenchVerifier(b *testing.B) *verifier.Verifier {
 	return v
 }
 
+// benchCursor hands out the tokens of benchTokenSet in order. When they
+// are used up it calls fresh, with the timer stopped, to start the next
+// round on new nonce stores (the set's nonces have all been used), and
+// starts over.
+type benchCursor struct {
+	b     *testing.B
+	toks  []string
+	fresh func()
+	next  int
+}
+
+// newBenchCursor makes the token set, if no benchmark has, before the timer
+// runs.
+func newBenchCursor(b *testing.B, fresh func()) *benchCursor {
+	return &benchCursor{b: b, toks: benchTokenSet(), fresh: fresh}
+}
+
+// take returns the next n tokens; n must divide benchTokens.
+func (c *benchCursor) take(n int) []string {
+	if c.next == len(c.toks) {
+		c.b.StopTimer()
+		c.fresh()
+		c.next = 0
+		c.b.StartTimer()
+	}
+	c.next += n
+	return c.toks[c.next-n : c.next]
+}
+
 // BenchmarkVerify is the whole of SPEC §3 for a fresh AMO token, the nonce
 // claim in the memory store included.
 func BenchmarkVerify(b *testing.B) {
-	toks := benchTokenSet()
 	v := newBenchVerifier(b)
+	toks := newBenchCursor(b, func() { v = newBenchVerifier(b) })
 	ctx := context.Background()
 	b.ReportAllocs()
-	i := 0
 	for b.Loop() {
-		if i == len(toks) {
-			b.StopTimer()
-			v, i = newBenchVerifier(b), 0
-			b.StartTimer()
-		}
-		if _, err := v.Verify(ctx, toks[i]); err != nil {
+		if _, err := v.Verify(ctx, toks.take(1)[0]); err != nil {
 			b.Fatal(err)
 		}
-		i++
 	}
 }
 
@@ -211,8 +233,8 @@ func liveName(n int) string {
 func BenchmarkVerifyParallelVsSequential(b *testing.B) {
 	const benchParallelTurn = 4096 // 2 turns divide benchTokens
 	procs := runtime.GOMAXPROCS(0)
-	toks := benchTokenSet()
 	v := newBenchVerifier(b)
+	toks := newBenchCursor(b, func() { v = newBenchVerifier(b) })
 	ctx := context.Background()
 	verify := func(toks []string) {
 		for _, tok := range toks {
@@ -223,26 +245,19 @@ func BenchmarkVerifyParallelVsSequential(b *testing.B) {
 		}
 	}
 	var seq, par time.Duration
-	i := 0
 	for b.Loop() {
-		if i == len(toks) {
-			b.StopTimer()
-			v, i = newBenchVerifier(b), 0
-			b.StartTimer()
-		}
+		one, all := toks.take(benchParallelTurn), toks.take(benchParallelTurn)
 		t0 := time.Now()
-		verify(toks[i : i+benchParallelTurn])
+		verify(one)
 		t1 := time.Now()
 		var wg sync.WaitGroup
 		for g := range procs {
-			turn := toks[i+benchParallelTurn : i+2*benchParallelTurn]
-			wg.Go(func() { verify(turn[g*len(turn)/procs : (g+1)*len(turn)/procs]) })
+			wg.Go(func() { verify(all[g*len(all)/procs : (g+1)*len(all)/procs]) })
 		}
 		wg.Wait()
 		t2 := time.Now()
 		seq += t1.Sub(t0)
 		par += t2.Sub(t1)
-		i += 2 * benchParallelTurn
 	}
 	tokens := float64(b.N * benchParallelTurn)
 	b.ReportMetric(float64(seq)/tokens, "sequential-ns/token")
@@ -324,20 +339,13 @@ func newStdlibVerifier() *stdlibVerifier {
 }
 
 func BenchmarkReferenceStdlib(b *testing.B) {
-	toks := benchTokenSet()
 	ref := newStdlibVerifier()
+	toks := newBenchCursor(b, func() { ref = newStdlibVerifier() })
 	b.ReportAllocs()
-	i := 0
 	for b.Loop() {
-		if i == len(toks) {
-			b.StopTimer()
-			ref, i = newStdlibVerifier(), 0
-			b.StartTimer()
-		}
-		if err := ref.verify(toks[i]); err != nil {
+		if err := ref.verify(toks.take(1)[0]); err != nil {
 			b.Fatal(err)
 		}
-		i++
 	}
 }
 
@@ -386,8 +394,8 @@ func BenchmarkGolangJWT(b *testing.B) {
 // next, the three then share every drift.
 func BenchmarkVerifyVsOthers(b *testing.B) {
 	const benchTurn = 256 // divides benchTokens
-	toks := benchTokenSet()
 	v, ref := newBenchVerifier(b), newStdlibVerifier()
+	toks := newBenchCursor(b, func() { v, ref = newBenchVerifier(b), newStdlibVerifier() })
 	ctx := context.Background()
 	verifiers := [...]func(token string) error{
 		func(tok string) error { _, err := v.Verify(ctx, tok); return err },
@@ -395,17 +403,12 @@ func BenchmarkVerifyVsOthers(b *testing.B) {
 		func(tok string) error { return ref.verify(tok) },
 	}
 	var spent [len(verifiers)]time.Duration
-	i := 0
+	first := 0
 	for b.Loop() {
-		if i == len(toks) {
-			b.StopTimer()
-			v, ref, i = newBenchVerifier(b), newStdlibVerifier(), 0
-			b.StartTimer()
-		}
-		turn := toks[i : i+benchTurn]
+		turn := toks.take(benchTurn)
 		// The three take turns going first, which meets the tokens cold.
 		for k := range verifiers {
-			w := (i/benchTurn + k) % len(verifiers)
+			w := (first + k) % len(verifiers)
 			start := time.Now()
 			for _, tok := range turn {
 				if err := verifiers[w](tok); err != nil {
@@ -414,7 +417,7 @@ func BenchmarkVerifyVsOthers(b *testing.B) {
 			}
 			spent[w] += time.Since(start)
 		}
-		i += benchTurn
+		first++
 	}
 	tokens := float64(b.N * benchTurn)
 	b.ReportMetric(float64(spent[0])/tokens, "verify-ns/token")
