@@ -24,8 +24,8 @@ const (
 	// table, picked by the top bits of the keyed hash: concurrent claims
 	// rarely meet on a lock. There are enough for a full store to hold at
 	// most memShardLoad nonces a shard, so that sweeping or growing a shard
-	// holds its lock for little time (growing a full one, the longest, about
-	// 0.1 ms: BenchmarkMemoryShardHold); at least 64, at most 65536 (4 MB of
+	// holds its lock for little time (growing a full one, the longest, 0.1
+	// to 0.2 ms: BenchmarkMemoryShardHold); at least 64, at most 65536 (4 MB of
 	// shards). No more, because every claim reads its shard: with 1024
 	// nonces a shard, a store of 10 million had too many shards to stay in
 	// cache, and a claim missed on its shard as well as on its table.
@@ -139,8 +139,8 @@ func WithResetGuard(on bool) MemoryOption {
 // default capacity), each with its own lock. Expired entries are reclaimed
 // a few hundred slots at a time by every 64th claim of a shard, and a whole
 // shard at once only when it must grow or the store is full, so no claim
-// waits for a sweep of the store: a shard's lock is held for at most about
-// 0.1 ms, the time to grow a full shard.
+// waits for a sweep of the store: a shard's lock is held for at most 0.1 to
+// 0.2 ms, the time to grow a full shard.
 type Memory struct {
 	shards  []memShard
 	shift   uint // a key's shard is its first word >> shift
