@@ -28,7 +28,9 @@ const (
 	// to 0.2 ms: BenchmarkMemoryShardHold); at least 64, at most 65536 (4 MB of
 	// shards). No more, because every claim reads its shard: with 1024
 	// nonces a shard, a store of 10 million had too many shards to stay in
-	// cache, and a claim missed on its shard as well as on its table.
+	// cache, and a claim missed on its shard as well as on its table. Even
+	// at 4096, a store of 20 million (8192 shards, 512 KB) misses on some:
+	// BenchmarkMemoryClaimVsFloor, at 10M.
 	memShardLoad    = 4096
 	memMinShardBits = 6
 	memMaxShardBits = 16

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // memBenchTTL is how long each benchmark nonce is held: a token's 300 s
@@ -59,6 +60,9 @@ func (c *memClaimer) claim(b testing.TB) {
 // keeps it there.
 func newMemBench(b *testing.B, live int) (*Memory, *memBenchClock, *memClaimer) {
 	b.Helper()
+	if live > 1_000_000 && os.Getenv("NONCESTORE_BENCH_10M") == "" {
+		b.Skip("set NONCESTORE_BENCH_10M=1 to run")
+	}
 	clock := &memBenchClock{tick: memBenchTTL / time.Duration(live)}
 	m, err := NewMemory(WithClock(clock.Now), WithCapacity(2*live))
 	if err != nil {
@@ -71,28 +75,103 @@ func newMemBench(b *testing.B, live int) (*Memory, *memBenchClock, *memClaimer) 
 	return m, clock, c
 }
 
+// memBenchSizes are the numbers of live nonces the claim benchmarks hold
+// steady; newMemBench skips the 10M case unless NONCESTORE_BENCH_10M is set,
+// as it needs about 0.5 GB and a minute.
+var memBenchSizes = []struct {
+	name string
+	live int
+}{
+	{"live=10k", 10_000},
+	{"live=1M", 1_000_000},
+	{"live=10M", 10_000_000},
+}
+
 // BenchmarkMemoryClaim measures a claim of a fresh nonce in a store that
-// holds a steady number of live nonces. The 10M case needs about 0.5 GB and
-// a minute: set NONCESTORE_BENCH_10M=1 to run it.
+// holds a steady number of live nonces.
 func BenchmarkMemoryClaim(b *testing.B) {
-	for _, size := range []struct {
-		name string
-		live int
-	}{
-		{"live=10k", 10_000},
-		{"live=1M", 1_000_000},
-		{"live=10M", 10_000_000},
-	} {
+	for _, size := range memBenchSizes {
 		b.Run(size.name, func(b *testing.B) {
-			if size.live > 1_000_000 && os.Getenv("NONCESTORE_BENCH_10M") == "" {
-				b.Skip("set NONCESTORE_BENCH_10M=1 to run")
-			}
 			m, _, c := newMemBench(b, size.live)
 			b.ReportAllocs()
 			for b.Loop() {
 				c.claim(b)
 			}
 			b.ReportMetric(float64(memOccupied(m)), "slots-used")
+		})
+	}
+}
+
+// memFloor is what any exact in-memory set must do to take a fresh nonce,
+// less its own logic: hash the nonce and read the word the hash picks, in
+// memory the size of a store's tables.
+type memFloor struct {
+	words []uint64
+	seed  maphash.Seed
+}
+
+// newMemFloor returns a memFloor over bytes of memory, every word written:
+// a page never written reads as the one zero page, always in cache.
+func newMemFloor(bytes int) *memFloor {
+	f := &memFloor{words: make([]uint64, bytes/8), seed: maphash.MakeSeed()}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range f.words {
+		f.words[i] = rng.Uint64() | 1 // never zero
+	}
+	return f
+}
+
+// read returns the word nonce's hash picks, moved by after: passing the
+// word read before makes each read wait for the one before.
+func (f *memFloor) read(nonce string, after uint64) uint64 {
+	return f.words[(maphash.String(f.seed, nonce)^after)%uint64(len(f.words))]
+}
+
+// BenchmarkMemoryClaimVsFloor tells a claim's own cost from the machine's.
+// In alternating turns of memFloorTurn each, it claims fresh nonces in a
+// store holding a steady number of live nonces (as BenchmarkMemoryClaim),
+// and reads the floor (memFloor) over memory the size of that store's
+// tables. Each floor read waits for the one before, as each claim does: the
+// shard lock's atomic instructions order claims. It reports claim-ns and
+// floor-ns per operation and their difference, over-floor-ns: the store's
+// own work. Once the tables outgrow the caches, the floor grows with the
+// latency of memory, and the claim with it.
+func BenchmarkMemoryClaimVsFloor(b *testing.B) {
+	const memFloorTurn = 256
+	for _, size := range memBenchSizes {
+		b.Run(size.name, func(b *testing.B) {
+			m, _, c := newMemBench(b, size.live)
+			slots := 0
+			for i := range m.shards {
+				slots += len(m.shards[i].slots)
+			}
+			f := newMemFloor(slots * int(unsafe.Sizeof(memEntry{})))
+			buf := make([]byte, 0, 32)
+			var last uint64
+			n := 0
+			var claim, floor time.Duration
+			for b.Loop() {
+				start := time.Now()
+				for range memFloorTurn {
+					c.claim(b)
+				}
+				mid := time.Now()
+				for range memFloorTurn {
+					n++
+					buf = strconv.AppendInt(append(buf[:0], "floor-"...), int64(n), 36)
+					last = f.read(string(buf), last)
+				}
+				claim += mid.Sub(start)
+				floor += time.Since(mid)
+			}
+			if last == 0 {
+				b.Fatal("the floor read a word never written")
+			}
+			ops := float64(b.N * memFloorTurn)
+			b.ReportMetric(float64(claim)/ops, "claim-ns")
+			b.ReportMetric(float64(floor)/ops, "floor-ns")
+			b.ReportMetric(float64(claim-floor)/ops, "over-floor-ns")
+			b.ReportMetric(float64(len(f.words)*8)/(1<<20), "table-MB")
 		})
 	}
 }
@@ -173,17 +252,16 @@ func BenchmarkMemoryClaimParallel(b *testing.B) {
 // on the thread's core, and in a virtual machine whatever the host does
 // while the thread's virtual CPU is meant to run. So that the machine's
 // share can be read beside the store's, two goroutines set up alike first
-// time as many operations that hash the nonce and read one word at that
-// hash from memory the size of the store's tables (what a claim does
-// besides its own logic), just before the claims, and the benchmark
-// reports their longest too
-// (control-max-pause-ns, control-max-oncpu-ns): a claim's pause is the
+// time as many memFloor reads over memory the size of the store's tables
+// (what a claim does besides its own logic), just before the claims, and
+// the benchmark reports their longest too (control-max-pause-ns,
+// control-max-oncpu-ns): a claim's pause is the
 // store's only where it exceeds them. BenchmarkMemoryShardHold times the
 // store's longest lock holds alone. It also reports how many expired
 // nonces are left unreclaimed at the end.
 func BenchmarkMemoryReclaimPause(b *testing.B) {
 	// The control's memory: 40 MB, as the tables of a million nonces.
-	const memControlWords = 5 << 20
+	const memControlBytes = 40 << 20
 	const n, claimers = 1_000_000, 2
 	var claims, control memPauses
 	var left int
@@ -204,18 +282,13 @@ func BenchmarkMemoryReclaimPause(b *testing.B) {
 		}
 		clock.Advance(memBenchTTL + time.Second) // all n expired
 		until := clock.Now().Add(memBenchTTL)
-		seed := maphash.MakeSeed()
+		f := newMemFloor(memControlBytes)
 		// No collection, nor its worker taking a core, while measuring.
 		runtime.GC()
-		words := make([]uint64, memControlWords)
-		for i := range words {
-			words[i] = 0 // touched now, not first in the timed reads
-		}
 		control.time(claimers, n, func(nonce string) error {
-			// One read from a random place in memory the size of the
-			// store's, as a claim makes; used, so that it is made.
-			if words[maphash.String(seed, nonce)%memControlWords] != 0 {
-				return errors.New("control memory not zero")
+			// Used, so that the read is made.
+			if f.read(nonce, 0) == 0 {
+				return errors.New("the control read a word never written")
 			}
 			return nil
 		})
