@@ -230,42 +230,56 @@ func BenchmarkMemoryClaimParallel(b *testing.B) {
 }
 
 // BenchmarkMemoryReclaimPause fills a store to its capacity of a million
-// nonces, lets them all expire at once, then has two goroutines claim a
-// million fresh nonces between them: every claim must make room by
-// reclaiming, a run of slots every memStepEvery claims of a shard or, when
-// the store is full, a shard at once.
+// nonces, lets them all expire at once, then has one goroutine or two
+// (claimers=1, claimers=2) claim a million fresh nonces between them: every
+// claim must make room by reclaiming, a run of slots every memStepEvery
+// claims of a shard or, when the store is full, a shard at once. With two,
+// a claim can also wait for the other's hold of a shard lock, and for the
+// other's thread to be run again if it lost its core while holding one.
 //
-// It reports the longest claim (max-pause-ns) and the 99.9th percentile
-// those goroutines saw, in wall time: that includes whatever else the
-// machine does meanwhile, such as running another process on the claim's
-// core. To tell the store's own pauses from the machine's, each goroutine
-// keeps to one thread and, where the system has a per-thread CPU clock,
-// the benchmark also reports the most CPU time one claim took on its
-// thread (max-oncpu-ns): the claim's own work, sweeps included, but not
-// the time the thread was descheduled, nor time parked on a shard lock (a
+// It reports the longest claim (max-pause-ns), the 99.9th percentile those
+// goroutines saw and how many claims took over a millisecond (over-1ms),
+// in wall time: that includes whatever else the machine does meanwhile,
+// such as running another process on the claim's core, or the host of a
+// virtual machine not running its virtual CPU. To tell the machine's
+// pauses from the store's, each goroutine follows every claim with a
+// control: a memFloor read over memory the size of the store's tables,
+// what a claim does besides its own logic. Claims and controls meet the
+// same machine at the same times, so a pause of the machine's falls on
+// either, in proportion to the time each takes; the benchmark reports the
+// controls' longest and their count over a millisecond too
+// (control-max-pause-ns, control-over-1ms), and the time the claims took
+// as a multiple of the controls' (claim-time/control-time). A claim's
+// pause is the store's only where the claims have more long ones than
+// that multiple of the controls'.
+//
+// Each goroutine keeps to one thread and, where the system has a
+// per-thread CPU clock, the benchmark also reports the most CPU time one
+// claim took on its thread (max-oncpu-ns, control-max-oncpu-ns): not the
+// time the thread was descheduled, nor time parked on a shard lock (a
 // short spin before parking is counted). It is counted at most up to the
-// claim's wall time: on a virtual machine the thread's CPU clock was seen
-// to jump by a millisecond within a claim that took 400 ns. A claim waits
-// on a lock for at most the other claimer's hold of it, itself on-CPU
-// time, so with two claimers the store's own pause is at most twice
-// max-oncpu-ns. On-CPU time still counts the interrupts the kernel handles
-// on the thread's core, and in a virtual machine whatever the host does
-// while the thread's virtual CPU is meant to run. So that the machine's
-// share can be read beside the store's, two goroutines set up alike first
-// time as many memFloor reads over memory the size of the store's tables
-// (what a claim does besides its own logic), just before the claims, and
-// the benchmark reports their longest too (control-max-pause-ns,
-// control-max-oncpu-ns): a claim's pause is the
-// store's only where it exceeds them. BenchmarkMemoryShardHold times the
-// store's longest lock holds alone. It also reports how many expired
-// nonces are left unreclaimed at the end.
+// operation's wall time: on a virtual machine the thread's CPU clock was
+// seen to jump by a millisecond within a claim that took 400 ns. Unless
+// the holder lost its core, a claim waits on a lock for at most the other
+// claimer's hold of it, itself on-CPU time, so with two claimers the
+// store's own pause is at most twice max-oncpu-ns. BenchmarkMemoryShardHold times the store's longest lock
+// holds alone. It also reports how many expired nonces are left
+// unreclaimed at the end.
 func BenchmarkMemoryReclaimPause(b *testing.B) {
+	for _, claimers := range []int{1, 2} {
+		b.Run("claimers="+strconv.Itoa(claimers), func(b *testing.B) { benchReclaimPause(b, claimers) })
+	}
+}
+
+// benchReclaimPause is BenchmarkMemoryReclaimPause with claimers goroutines.
+func benchReclaimPause(b *testing.B, claimers int) {
 	// The control's memory: 40 MB, as the tables of a million nonces.
 	const memControlBytes = 40 << 20
-	const n, claimers = 1_000_000, 2
+	const n = 1_000_000
 	var claims, control memPauses
 	var left int
 	_, cpuClock := threadCPUTime()
+	f := newMemFloor(memControlBytes)
 	for range b.N {
 		b.StopTimer()
 		clock := newMemTestClock(memT0)
@@ -282,21 +296,20 @@ func BenchmarkMemoryReclaimPause(b *testing.B) {
 		}
 		clock.Advance(memBenchTTL + time.Second) // all n expired
 		until := clock.Now().Add(memBenchTTL)
-		f := newMemFloor(memControlBytes)
 		// No collection, nor its worker taking a core, while measuring.
 		runtime.GC()
-		control.time(claimers, n, func(nonce string) error {
-			// Used, so that the read is made.
-			if f.read(nonce, 0) == 0 {
-				return errors.New("the control read a word never written")
-			}
-			return nil
-		})
-		runtime.GC() // the control's garbage
 		b.StartTimer()
-		claims.time(claimers, n, func(nonce string) error {
-			_, err := m.Claim(context.Background(), "user:12345:67", nonce, until)
-			return err
+		timeInTurns(claimers, n, []*memPauses{&claims, &control}, []func(nonce string) error{
+			func(nonce string) error {
+				_, err := m.Claim(context.Background(), "user:12345:67", nonce, until)
+				return err
+			},
+			func(nonce string) error {
+				if f.read(nonce, 0) == 0 { // used, so that the read is made
+					return errors.New("the control read a word never written")
+				}
+				return nil
+			},
 		})
 		b.StopTimer()
 		if err := cmp.Or(claims.err, control.err); err != nil {
@@ -306,7 +319,10 @@ func BenchmarkMemoryReclaimPause(b *testing.B) {
 	}
 	b.ReportMetric(float64(claims.worst.Nanoseconds()), "max-pause-ns")
 	b.ReportMetric(float64(claims.p999.Nanoseconds()), "p99.9-pause-ns")
+	b.ReportMetric(float64(claims.over1ms), "over-1ms")
 	b.ReportMetric(float64(control.worst.Nanoseconds()), "control-max-pause-ns")
+	b.ReportMetric(float64(control.over1ms), "control-over-1ms")
+	b.ReportMetric(float64(claims.spent)/float64(control.spent), "claim-time/control-time")
 	if cpuClock {
 		b.ReportMetric(float64(claims.worstCPU.Nanoseconds()), "max-oncpu-ns")
 		b.ReportMetric(float64(control.worstCPU.Nanoseconds()), "control-max-oncpu-ns")
@@ -314,25 +330,33 @@ func BenchmarkMemoryReclaimPause(b *testing.B) {
 	b.ReportMetric(float64(left)/float64(b.N), "expired-left")
 }
 
-// memPauses is what BenchmarkMemoryReclaimPause keeps of the operations it
-// times: the longest and the 99.9th percentile in wall time, and the most
-// CPU time one took, over all its rounds; and the first error.
+// memPauses is what BenchmarkMemoryReclaimPause keeps of the operations of
+// one kind it times, over all its rounds: the longest and the largest
+// 99.9th percentile in wall time, how many took over a millisecond, the
+// time they took in all, the most CPU time one took, and the first error.
 type memPauses struct {
 	worst, p999, worstCPU time.Duration
+	over1ms               int
+	spent                 time.Duration
 	err                   error
 }
 
-// time runs n calls of op, with a fresh nonce each, on g goroutines that
-// each keep to one thread, and records their durations in p.
-func (p *memPauses) time(g, n int, op func(nonce string) error) {
-	pauses := make([][]time.Duration, g)
-	onCPU := make([]time.Duration, g)
-	errs := make([]error, g)
-	for i := range pauses {
-		pauses[i] = make([]time.Duration, 0, n/g)
+// timeInTurns runs n calls of each of ops on g goroutines that each keep
+// to one thread: for each fresh nonce, a goroutine calls every op in turn.
+// It records the durations of ops[k] in rec[k].
+func timeInTurns(g, n int, rec []*memPauses, ops []func(nonce string) error) {
+	type timed struct {
+		wall  []time.Duration
+		onCPU time.Duration
+		err   error
 	}
+	runs := make([][]timed, g) // by goroutine, then op
 	var wg sync.WaitGroup
 	for i := range g {
+		runs[i] = make([]timed, len(ops))
+		for k := range ops {
+			runs[i][k].wall = make([]time.Duration, 0, n/g)
+		}
 		wg.Go(func() {
 			runtime.LockOSThread() // the thread CPU clock measures this goroutine
 			defer runtime.UnlockOSThread()
@@ -340,27 +364,42 @@ func (p *memPauses) time(g, n int, op func(nonce string) error) {
 			for j := range n / g {
 				buf = strconv.AppendInt(append(buf[:0], byte('a'+i)), int64(j), 36)
 				nonce := string(buf)
-				cpu0, _ := threadCPUTime()
-				start := time.Now()
-				err := op(nonce)
-				wall := time.Since(start)
-				cpu1, _ := threadCPUTime()
-				pauses[i] = append(pauses[i], wall)
-				onCPU[i] = max(onCPU[i], min(cpu1-cpu0, wall))
-				if err != nil {
-					errs[i] = err
-					return
+				for k, op := range ops {
+					t := &runs[i][k]
+					cpu0, _ := threadCPUTime()
+					start := time.Now()
+					err := op(nonce)
+					wall := time.Since(start)
+					cpu1, _ := threadCPUTime()
+					t.wall = append(t.wall, wall)
+					t.onCPU = max(t.onCPU, min(cpu1-cpu0, wall))
+					if err != nil {
+						t.err = err
+						return
+					}
 				}
 			}
 		})
 	}
 	wg.Wait()
-	all := slices.Concat(pauses...)
-	slices.Sort(all)
-	p.worst = max(p.worst, all[len(all)-1])
-	p.p999 = max(p.p999, all[len(all)*999/1000])
-	p.worstCPU = max(p.worstCPU, slices.Max(onCPU))
-	p.err = cmp.Or(p.err, errors.Join(errs...))
+	for k, p := range rec {
+		var all []time.Duration
+		for i := range runs {
+			t := runs[i][k]
+			all = append(all, t.wall...)
+			p.worstCPU = max(p.worstCPU, t.onCPU)
+			p.err = cmp.Or(p.err, t.err)
+		}
+		slices.Sort(all)
+		p.worst = max(p.worst, all[len(all)-1])
+		p.p999 = max(p.p999, all[len(all)*999/1000])
+		for _, d := range all {
+			p.spent += d
+			if d > time.Millisecond {
+				p.over1ms++
+			}
+		}
+	}
 }
 
 // BenchmarkMemoryShardHold measures the longest a claim holds a shard lock:
