@@ -56,8 +56,10 @@ func (c *memClaimer) claim(b testing.TB) {
 	}
 }
 
-// newMemBench returns a store holding about live nonces, and a claimer that
-// keeps it there.
+// newMemBench returns a store holding about live nonces in its steady
+// state, and a claimer that keeps it there: after the first live claims, it
+// makes as many again, while the first expire, so that the tables have
+// grown to the size they keep.
 func newMemBench(b *testing.B, live int) (*Memory, *memBenchClock, *memClaimer) {
 	b.Helper()
 	if live > 1_000_000 && os.Getenv("NONCESTORE_BENCH_10M") == "" {
@@ -69,7 +71,7 @@ func newMemBench(b *testing.B, live int) (*Memory, *memBenchClock, *memClaimer) 
 		b.Fatal(err)
 	}
 	c := &memClaimer{m: m, clock: clock, id: "prefill-"}
-	for range live {
+	for range 2 * live {
 		c.claim(b)
 	}
 	return m, clock, c
@@ -77,7 +79,8 @@ func newMemBench(b *testing.B, live int) (*Memory, *memBenchClock, *memClaimer) 
 
 // memBenchSizes are the numbers of live nonces the claim benchmarks hold
 // steady; newMemBench skips the 10M case unless NONCESTORE_BENCH_10M is set,
-// as it needs about 0.5 GB and a minute.
+// as it needs about 0.5 GB (1 GB with BenchmarkMemoryClaimVsFloor's floor)
+// and a minute.
 var memBenchSizes = []struct {
 	name string
 	live int
@@ -102,9 +105,9 @@ func BenchmarkMemoryClaim(b *testing.B) {
 	}
 }
 
-// memFloor is what any exact in-memory set must do to take a fresh nonce,
+// memFloor is what a set of a store's size must do to take a fresh nonce,
 // less its own logic: hash the nonce and read the word the hash picks, in
-// memory the size of a store's tables.
+// memory the size of the store's tables.
 type memFloor struct {
 	words []uint64
 	seed  maphash.Seed
@@ -128,14 +131,19 @@ func (f *memFloor) read(nonce string, after uint64) uint64 {
 }
 
 // BenchmarkMemoryClaimVsFloor tells a claim's own cost from the machine's.
-// In alternating turns of memFloorTurn each, it claims fresh nonces in a
-// store holding a steady number of live nonces (as BenchmarkMemoryClaim),
-// and reads the floor (memFloor) over memory the size of that store's
-// tables. Each floor read waits for the one before, as each claim does: the
-// shard lock's atomic instructions order claims. It reports claim-ns and
-// floor-ns per operation and their difference, over-floor-ns: the store's
-// own work. Once the tables outgrow the caches, the floor grows with the
-// latency of memory, and the claim with it.
+// In turns of memFloorTurn each, which take turns going first, it claims
+// fresh nonces in a store holding a steady number of live nonces (as
+// BenchmarkMemoryClaim), and reads the floor (memFloor) over memory the
+// size of that store's tables. Each floor read's place depends on the word
+// read before, as each claim waits for the one before: the shard lock's
+// atomic instructions order claims. It reports claim-ns and floor-ns per
+// operation and their difference, over-floor-ns: the store's own work
+// (ns/op is per turn of both, 2*memFloorTurn operations). Once the tables
+// outgrow the caches, the floor grows with the latency of memory, and the
+// claim with it. It reports the size of the floor, the tables' when it
+// starts (floor-MB), and the tables' when it ends (table-MB): a small
+// store's tables still grow now and then, when a shard's live nonces pass
+// 3/4 of its table by chance, so at 10k they can end twice the floor.
 func BenchmarkMemoryClaimVsFloor(b *testing.B) {
 	const memFloorTurn = 256
 	for _, size := range memBenchSizes {
@@ -149,29 +157,45 @@ func BenchmarkMemoryClaimVsFloor(b *testing.B) {
 			buf := make([]byte, 0, 32)
 			var last uint64
 			n := 0
-			var claim, floor time.Duration
-			for b.Loop() {
-				start := time.Now()
-				for range memFloorTurn {
-					c.claim(b)
-				}
-				mid := time.Now()
-				for range memFloorTurn {
-					n++
-					buf = strconv.AppendInt(append(buf[:0], "floor-"...), int64(n), 36)
-					last = f.read(string(buf), last)
-				}
-				claim += mid.Sub(start)
-				floor += time.Since(mid)
+			var spent [2]time.Duration // claims, floor reads
+			sides := [2]func(){
+				func() {
+					for range memFloorTurn {
+						c.claim(b)
+					}
+				},
+				func() {
+					for range memFloorTurn {
+						n++
+						buf = strconv.AppendInt(append(buf[:0], "floor-"...), int64(n), 36)
+						last = f.read(string(buf), last)
+					}
+				},
 			}
-			if last == 0 {
+			first := 0
+			for b.Loop() {
+				for k := range sides {
+					side := (first + k) % len(sides)
+					start := time.Now()
+					sides[side]()
+					spent[side] += time.Since(start)
+				}
+				first ^= 1
+			}
+			if last == 0 { // used, so that the reads are made
 				b.Fatal("the floor read a word never written")
 			}
+			after := 0
+			for i := range m.shards {
+				after += len(m.shards[i].slots)
+			}
+			claim, floor := spent[0], spent[1]
 			ops := float64(b.N * memFloorTurn)
 			b.ReportMetric(float64(claim)/ops, "claim-ns")
 			b.ReportMetric(float64(floor)/ops, "floor-ns")
 			b.ReportMetric(float64(claim-floor)/ops, "over-floor-ns")
-			b.ReportMetric(float64(len(f.words)*8)/(1<<20), "table-MB")
+			b.ReportMetric(float64(len(f.words)*8)/(1<<20), "floor-MB")
+			b.ReportMetric(float64(after*int(unsafe.Sizeof(memEntry{})))/(1<<20), "table-MB")
 		})
 	}
 }
@@ -237,33 +261,23 @@ func BenchmarkMemoryClaimParallel(b *testing.B) {
 // a claim can also wait for the other's hold of a shard lock, and for the
 // other's thread to be run again if it lost its core while holding one.
 //
-// It reports the longest claim (max-pause-ns), the 99.9th percentile those
-// goroutines saw and how many claims took over a millisecond (over-1ms),
-// in wall time: that includes whatever else the machine does meanwhile,
-// such as running another process on the claim's core, or the host of a
-// virtual machine not running its virtual CPU. To tell the machine's
-// pauses from the store's, each goroutine follows every claim with a
-// control: a memFloor read over memory the size of the store's tables,
-// what a claim does besides its own logic. Claims and controls meet the
-// same machine at the same times, so a pause of the machine's falls on
-// either, in proportion to the time each takes; the benchmark reports the
-// controls' longest and their count over a millisecond too
-// (control-max-pause-ns, control-over-1ms), and the time the claims took
-// as a multiple of the controls' (claim-time/control-time). A claim's
-// pause is the store's only where the claims have more long ones than
-// that multiple of the controls'.
-//
-// Each goroutine keeps to one thread and, where the system has a
-// per-thread CPU clock, the benchmark also reports the most CPU time one
-// claim took on its thread (max-oncpu-ns, control-max-oncpu-ns): not the
-// time the thread was descheduled, nor time parked on a shard lock (a
-// short spin before parking is counted). It is counted at most up to the
-// operation's wall time: on a virtual machine the thread's CPU clock was
-// seen to jump by a millisecond within a claim that took 400 ns. Unless
-// the holder lost its core, a claim waits on a lock for at most the other
-// claimer's hold of it, itself on-CPU time, so with two claimers the
-// store's own pause is at most twice max-oncpu-ns. BenchmarkMemoryShardHold times the store's longest lock
-// holds alone. It also reports how many expired nonces are left
+// It reports the longest claim (max-pause-ns), the largest 99.9th
+// percentile of a round, and how many claims took over a millisecond
+// (over-1ms, the total of all b.N rounds), in wall time: that includes
+// whatever else the machine does meanwhile, such as running another
+// process on the claim's core, or the host of a virtual machine not
+// running its virtual CPU. To tell the machine's pauses from the store's,
+// each goroutine follows every claim with a control: a memFloor read over
+// memory the size of the store's tables, what a claim does besides its own
+// logic. Claims and controls take turns on the same threads, so the
+// machine's pauses fall on either in proportion to the time each takes.
+// The benchmark reports the controls' longest and their count over a
+// millisecond too (control-max-pause-ns, control-over-1ms), and the time
+// the claims of at most a millisecond took as a multiple of such controls'
+// (claim-time/control-time): what the machine's pauses alone would make
+// the ratio of the two counts. More long claims than that, beyond chance,
+// would be the store's. BenchmarkMemoryShardHold times the store's longest
+// lock holds alone. It also reports how many expired nonces are left
 // unreclaimed at the end.
 func BenchmarkMemoryReclaimPause(b *testing.B) {
 	for _, claimers := range []int{1, 2} {
@@ -278,7 +292,6 @@ func benchReclaimPause(b *testing.B, claimers int) {
 	const n = 1_000_000
 	var claims, control memPauses
 	var left int
-	_, cpuClock := threadCPUTime()
 	f := newMemFloor(memControlBytes)
 	for range b.N {
 		b.StopTimer()
@@ -323,58 +336,43 @@ func benchReclaimPause(b *testing.B, claimers int) {
 	b.ReportMetric(float64(control.worst.Nanoseconds()), "control-max-pause-ns")
 	b.ReportMetric(float64(control.over1ms), "control-over-1ms")
 	b.ReportMetric(float64(claims.spent)/float64(control.spent), "claim-time/control-time")
-	if cpuClock {
-		b.ReportMetric(float64(claims.worstCPU.Nanoseconds()), "max-oncpu-ns")
-		b.ReportMetric(float64(control.worstCPU.Nanoseconds()), "control-max-oncpu-ns")
-	}
 	b.ReportMetric(float64(left)/float64(b.N), "expired-left")
 }
 
 // memPauses is what BenchmarkMemoryReclaimPause keeps of the operations of
 // one kind it times, over all its rounds: the longest and the largest
 // 99.9th percentile in wall time, how many took over a millisecond, the
-// time they took in all, the most CPU time one took, and the first error.
+// time the others took in all, and the first error.
 type memPauses struct {
-	worst, p999, worstCPU time.Duration
-	over1ms               int
-	spent                 time.Duration
-	err                   error
+	worst, p999 time.Duration
+	over1ms     int
+	spent       time.Duration
+	err         error
 }
 
-// timeInTurns runs n calls of each of ops on g goroutines that each keep
-// to one thread: for each fresh nonce, a goroutine calls every op in turn.
-// It records the durations of ops[k] in rec[k].
+// timeInTurns runs n calls of each of ops on g goroutines: for each fresh
+// nonce, a goroutine calls every op in turn. It records the durations of
+// ops[k] in rec[k].
 func timeInTurns(g, n int, rec []*memPauses, ops []func(nonce string) error) {
-	type timed struct {
-		wall  []time.Duration
-		onCPU time.Duration
-		err   error
-	}
-	runs := make([][]timed, g) // by goroutine, then op
+	wall := make([][][]time.Duration, g) // by goroutine, then op
+	errs := make([]error, g)
 	var wg sync.WaitGroup
 	for i := range g {
-		runs[i] = make([]timed, len(ops))
+		wall[i] = make([][]time.Duration, len(ops))
 		for k := range ops {
-			runs[i][k].wall = make([]time.Duration, 0, n/g)
+			wall[i][k] = make([]time.Duration, 0, n/g)
 		}
 		wg.Go(func() {
-			runtime.LockOSThread() // the thread CPU clock measures this goroutine
-			defer runtime.UnlockOSThread()
 			buf := make([]byte, 0, 32)
 			for j := range n / g {
 				buf = strconv.AppendInt(append(buf[:0], byte('a'+i)), int64(j), 36)
 				nonce := string(buf)
 				for k, op := range ops {
-					t := &runs[i][k]
-					cpu0, _ := threadCPUTime()
 					start := time.Now()
 					err := op(nonce)
-					wall := time.Since(start)
-					cpu1, _ := threadCPUTime()
-					t.wall = append(t.wall, wall)
-					t.onCPU = max(t.onCPU, min(cpu1-cpu0, wall))
+					wall[i][k] = append(wall[i][k], time.Since(start))
 					if err != nil {
-						t.err = err
+						errs[i] = err
 						return
 					}
 				}
@@ -384,21 +382,20 @@ func timeInTurns(g, n int, rec []*memPauses, ops []func(nonce string) error) {
 	wg.Wait()
 	for k, p := range rec {
 		var all []time.Duration
-		for i := range runs {
-			t := runs[i][k]
-			all = append(all, t.wall...)
-			p.worstCPU = max(p.worstCPU, t.onCPU)
-			p.err = cmp.Or(p.err, t.err)
+		for i := range wall {
+			all = append(all, wall[i][k]...)
 		}
 		slices.Sort(all)
 		p.worst = max(p.worst, all[len(all)-1])
 		p.p999 = max(p.p999, all[len(all)*999/1000])
 		for _, d := range all {
-			p.spent += d
 			if d > time.Millisecond {
 				p.over1ms++
+			} else {
+				p.spent += d
 			}
 		}
+		p.err = cmp.Or(p.err, errors.Join(errs...))
 	}
 }
 
