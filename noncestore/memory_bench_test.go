@@ -79,8 +79,7 @@ func newMemBench(b *testing.B, live int) (*Memory, *memBenchClock, *memClaimer) 
 
 // memBenchSizes are the numbers of live nonces the claim benchmarks hold
 // steady; newMemBench skips the 10M case unless NONCESTORE_BENCH_10M is set,
-// as it needs about 0.5 GB (1 GB with BenchmarkMemoryClaimVsFloor's floor)
-// and a minute.
+// as it needs about 0.5 GB and a minute.
 var memBenchSizes = []struct {
 	name string
 	live int
@@ -105,18 +104,17 @@ func BenchmarkMemoryClaim(b *testing.B) {
 	}
 }
 
-// memFloor is what a set of a store's size must do to take a fresh nonce,
-// less its own logic: hash the nonce and read the word the hash picks, in
-// memory the size of the store's tables.
-type memFloor struct {
+// memControl is BenchmarkMemoryReclaimPause's control: memory the size of
+// a store's tables, every word written (a page never written reads as the
+// one zero page, always in cache), and a read that hashes a nonce and reads
+// the word the hash picks, as a claim does besides its own logic.
+type memControl struct {
 	words []uint64
 	seed  maphash.Seed
 }
 
-// newMemFloor returns a memFloor over bytes of memory, every word written:
-// a page never written reads as the one zero page, always in cache.
-func newMemFloor(bytes int) *memFloor {
-	f := &memFloor{words: make([]uint64, bytes/8), seed: maphash.MakeSeed()}
+func newMemControl(bytes int) *memControl {
+	f := &memControl{words: make([]uint64, bytes/8), seed: maphash.MakeSeed()}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range f.words {
 		f.words[i] = rng.Uint64() | 1 // never zero
@@ -124,38 +122,31 @@ func newMemFloor(bytes int) *memFloor {
 	return f
 }
 
-// read returns the word nonce's hash picks, moved by after: passing the
-// word read before makes each read wait for the one before.
-func (f *memFloor) read(nonce string, after uint64) uint64 {
-	return f.words[(maphash.String(f.seed, nonce)^after)%uint64(len(f.words))]
+func (f *memControl) read(nonce string) uint64 {
+	return f.words[maphash.String(f.seed, nonce)%uint64(len(f.words))]
 }
 
-// BenchmarkMemoryClaimVsFloor tells a claim's own cost from the machine's.
-// In turns of memFloorTurn each, which take turns going first, it claims
-// fresh nonces in a store holding a steady number of live nonces (as
-// BenchmarkMemoryClaim), and reads the floor (memFloor) over memory the
-// size of that store's tables. Each floor read's place depends on the word
-// read before, as each claim waits for the one before: the shard lock's
-// atomic instructions order claims. It reports claim-ns and floor-ns per
-// operation and their difference, over-floor-ns: the store's own work
-// (ns/op is per turn of both, 2*memFloorTurn operations). Once the tables
-// outgrow the caches, the floor grows with the latency of memory, and the
-// claim with it. It reports the size of the floor, the tables' when it
-// starts (floor-MB), and the tables' when it ends (table-MB): a small
-// store's tables still grow now and then, when a shard's live nonces pass
-// 3/4 of its table by chance, so at 10k they can end twice the floor.
+// BenchmarkMemoryClaimVsFloor tells a claim's own cost from the cost of
+// the memory it reads. In turns of memFloorTurn each, which take turns
+// going first, it claims fresh nonces in a store holding a steady number of
+// live nonces (as BenchmarkMemoryClaim), and makes the reads such a claim
+// cannot do without, the floor: it hashes a nonce, reads the shard the hash
+// picks, and reads one slot of that shard's table. Each floor read's place
+// depends on the slot read before, as each claim waits for the one before
+// (the shard lock's atomic instructions order claims). It reports claim-ns
+// and floor-ns per operation and their difference, over-floor-ns: the
+// store's own work (its hashing beyond the floor's one hash, locking,
+// probing, reclaiming; ns/op is per turn of both, 2*memFloorTurn
+// operations), and the tables' size at the end (table-MB). Once the tables outgrow the caches, the
+// floor grows with the latency of memory, and the claim with it.
 func BenchmarkMemoryClaimVsFloor(b *testing.B) {
 	const memFloorTurn = 256
 	for _, size := range memBenchSizes {
 		b.Run(size.name, func(b *testing.B) {
 			m, _, c := newMemBench(b, size.live)
-			slots := 0
-			for i := range m.shards {
-				slots += len(m.shards[i].slots)
-			}
-			f := newMemFloor(slots * int(unsafe.Sizeof(memEntry{})))
+			seed := maphash.MakeSeed()
 			buf := make([]byte, 0, 32)
-			var last uint64
+			var last, sum uint64
 			n := 0
 			var spent [2]time.Duration // claims, floor reads
 			sides := [2]func(){
@@ -168,7 +159,10 @@ func BenchmarkMemoryClaimVsFloor(b *testing.B) {
 					for range memFloorTurn {
 						n++
 						buf = strconv.AppendInt(append(buf[:0], "floor-"...), int64(n), 36)
-						last = f.read(string(buf), last)
+						h := maphash.String(seed, string(buf)) ^ last
+						s := &m.shards[h>>m.shift]
+						last = uint64(s.slots[h&uint64(len(s.slots)-1)].exp) & 1
+						sum += last
 					}
 				},
 			}
@@ -182,20 +176,19 @@ func BenchmarkMemoryClaimVsFloor(b *testing.B) {
 				}
 				first ^= 1
 			}
-			if last == 0 { // used, so that the reads are made
-				b.Fatal("the floor read a word never written")
+			if sum == 0 { // used, so that the reads are made
+				b.Fatal("the floor read only empty slots")
 			}
-			after := 0
+			slots := 0
 			for i := range m.shards {
-				after += len(m.shards[i].slots)
+				slots += len(m.shards[i].slots)
 			}
 			claim, floor := spent[0], spent[1]
 			ops := float64(b.N * memFloorTurn)
 			b.ReportMetric(float64(claim)/ops, "claim-ns")
 			b.ReportMetric(float64(floor)/ops, "floor-ns")
 			b.ReportMetric(float64(claim-floor)/ops, "over-floor-ns")
-			b.ReportMetric(float64(len(f.words)*8)/(1<<20), "floor-MB")
-			b.ReportMetric(float64(after*int(unsafe.Sizeof(memEntry{})))/(1<<20), "table-MB")
+			b.ReportMetric(float64(slots*int(unsafe.Sizeof(memEntry{})))/(1<<20), "table-MB")
 		})
 	}
 }
@@ -267,7 +260,7 @@ func BenchmarkMemoryClaimParallel(b *testing.B) {
 // whatever else the machine does meanwhile, such as running another
 // process on the claim's core, or the host of a virtual machine not
 // running its virtual CPU. To tell the machine's pauses from the store's,
-// each goroutine follows every claim with a control: a memFloor read over
+// each goroutine follows every claim with a control: a memControl read over
 // memory the size of the store's tables, what a claim does besides its own
 // logic. Claims and controls take turns on the same threads, so the
 // machine's pauses fall on either in proportion to the time each takes.
@@ -292,7 +285,7 @@ func benchReclaimPause(b *testing.B, claimers int) {
 	const n = 1_000_000
 	var claims, control memPauses
 	var left int
-	f := newMemFloor(memControlBytes)
+	f := newMemControl(memControlBytes)
 	for range b.N {
 		b.StopTimer()
 		clock := newMemTestClock(memT0)
@@ -318,7 +311,7 @@ func benchReclaimPause(b *testing.B, claimers int) {
 				return err
 			},
 			func(nonce string) error {
-				if f.read(nonce, 0) == 0 { // used, so that the read is made
+				if f.read(nonce) == 0 { // used, so that the read is made
 					return errors.New("the control read a word never written")
 				}
 				return nil
