@@ -137,8 +137,9 @@ func (f *memControl) read(nonce string) uint64 {
 // and floor-ns per operation and their difference, over-floor-ns: the
 // store's own work (its hashing beyond the floor's one hash, locking,
 // probing, reclaiming; ns/op is per turn of both, 2*memFloorTurn
-// operations), and the tables' size at the end (table-MB). Once the tables outgrow the caches, the
-// floor grows with the latency of memory, and the claim with it.
+// operations), and the tables' size at the end (table-MB). Once the tables
+// outgrow the caches, the floor grows with the latency of memory, and the
+// claim with it.
 func BenchmarkMemoryClaimVsFloor(b *testing.B) {
 	const memFloorTurn = 256
 	for _, size := range memBenchSizes {
