@@ -16,7 +16,7 @@ var (
 )
 
 // TokenFromHeader reads the credentials of "Authorization: JWT <token>" from
-// h, the way addons.mozilla.org does (SPEC §2, AMO-REFERENCE §1.2). It does
+// h, the way addons.mozilla.org does (SPEC §2, docs/AMO.md §1.2). It does
 // not look at the token itself; verifier.Verify does.
 //
 // It returns one of three outcomes:

@@ -13,7 +13,7 @@ import (
 const DefaultRealm = "Access to addons.mozilla.org external API"
 
 // WriteError answers a request refused with err the way addons.mozilla.org
-// does (SPEC §3, §7; AMO-REFERENCE §2): status err.Status(), header
+// does (SPEC §3, §7; docs/AMO.md §2): status err.Status(), header
 // Content-Type: application/json, body {"detail":"<err.Detail>"} (compact
 // JSON, escaped as DRF's JSONRenderer does). A 401 also carries
 // WWW-Authenticate: JWT realm="<realm>" (SPEC §3); a 503 carries
@@ -28,7 +28,7 @@ func WriteError(w http.ResponseWriter, realm string, err *verifier.Error) {
 
 // WriteDetail writes status with the JSON body {"detail":"<detail>"} and
 // Content-Type: application/json, the shape of every DRF error response
-// (AMO-REFERENCE §2), for errors that are not about authentication (404,
+// (docs/AMO.md §2), for errors that are not about authentication (404,
 // 405). Control characters, `"`, `\`, U+2028 and U+2029 are escaped; other
 // characters are written as UTF-8, and invalid UTF-8 as U+FFFD.
 func WriteDetail(w http.ResponseWriter, status int, detail string) {

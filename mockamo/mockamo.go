@@ -1,6 +1,6 @@
 // Package mockamo serves the part of the addons.mozilla.org (AMO) v3/v4/v5
 // API that a client checks its API key with, behind the amojwt middleware:
-// GET /api/{v3,v4,v5}/accounts/profile/ (SPEC §8, AMO-REFERENCE §7). It
+// GET /api/{v3,v4,v5}/accounts/profile/ (SPEC §8, docs/AMO.md §7). It
 // answers as AMO's Django REST framework views do, byte for byte where AMO
 // defines the bytes: the 401s of SPEC §2-§3, 405 `Method "POST" not
 // allowed.` after authentication, and {"detail":"Not found."} for unknown
@@ -54,7 +54,7 @@ func WithAuth(opts ...middleware.Option) Option {
 }
 
 // WithClock sets the clock that gives the profile's last_login (AMO records
-// every JWT-authenticated request as a login, AMO-REFERENCE §4.3); the
+// every JWT-authenticated request as a login, docs/AMO.md §4.3); the
 // default is time.Now. New panics if now is nil.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.now = now }
@@ -74,7 +74,7 @@ func WithSubmissions(s *Submissions) Option {
 //   - OPTIONS on that path: 200 with DRF's view metadata;
 //   - any other method on that path: 405 {"detail":"Method \"<METHOD>\" not
 //     allowed."} with Allow: GET, HEAD, OPTIONS, after authentication, as
-//     DRF authenticates before it dispatches (AMO-REFERENCE §1.1), so an
+//     DRF authenticates before it dispatches (docs/AMO.md §1.1), so an
 //     anonymous POST gets the 401;
 //   - with WithSubmissions, each behind authentication, answered as AMO
 //     does (statuses, DRF error bodies) with the caller's user id as owner:

@@ -17,7 +17,7 @@ import (
 const DateTimeFormat = "2006-01-02T15:04:05Z"
 
 // Profile is the body of GET /api/v5/accounts/profile/: the fields of AMO's
-// SelfUserProfileSerializer (AMO-REFERENCE §7) that a key store can fill,
+// SelfUserProfileSerializer (docs/AMO.md §7) that a key store can fill,
 // in AMO's order. Fields AMO has and this mock does not send: created,
 // biography, homepage, location, occupation, picture_type, picture_upload,
 // fxa_edit_email_url.
@@ -41,7 +41,7 @@ type Profile struct {
 	DisplayName             *string  `json:"display_name"`       // null when unset
 	Email                   *string  `json:"email"`              // null when the key store has none
 	// LastLogin is the time of this request: AMO records each
-	// JWT-authenticated request as a login (AMO-REFERENCE §4.3).
+	// JWT-authenticated request as a login (docs/AMO.md §4.3).
 	LastLogin string `json:"last_login"`
 	// LastLoginIP is the IP address of this request's peer.
 	LastLoginIP string `json:"last_login_ip"`

@@ -94,7 +94,7 @@ func notFoundDetail(w http.ResponseWriter) {
 }
 
 // serverError answers 500 {"detail":"Internal Server Error"}, AMO's body
-// for an unhandled exception (AMO-REFERENCE §1.4). The cause is not sent.
+// for an unhandled exception (docs/AMO.md §1.4). The cause is not sent.
 func serverError(w http.ResponseWriter) {
 	middleware.WriteDetail(w, http.StatusInternalServerError, detailServer)
 }

@@ -443,7 +443,7 @@ func BenchmarkJWXParse(b *testing.B) {
 }
 
 // BenchmarkJWXParseInsecureThenParse reads iss without verifying, then
-// parses again with the issuer's key: the two-parse pattern DESIGN.md rules
+// parses again with the issuer's key: the two-parse pattern docs/ARCHITECTURE.md rules
 // out.
 func BenchmarkJWXParseInsecureThenParse(b *testing.B) {
 	toks := benchTokenSet()

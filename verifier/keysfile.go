@@ -14,7 +14,7 @@ import (
 // MaxKeysFileBytes bounds the size of a keys file (16 MiB).
 const MaxKeysFileBytes = 16 << 20
 
-// keysFileJSON is the keys file format of DESIGN.md.
+// keysFileJSON is the keys file format of docs/ARCHITECTURE.md ("Keys file").
 type keysFileJSON struct {
 	Keys []struct {
 		Key    string `json:"key"`

@@ -5,7 +5,7 @@
 // Usage:
 //
 //	amojwt serve --demo                      # mock AMO with a built-in demo key
-//	amojwt serve --keys keys.json            # with your keys (DESIGN.md format)
+//	amojwt serve --keys keys.json            # with your keys (docs/ARCHITECTURE.md, "Keys file")
 //	amojwt sign --key K --secret S           # print a token for K
 //	amojwt inspect --secret S TOKEN          # why is TOKEN accepted or refused?
 //	amojwt keygen --keys keys.json           # a new API key and secret, added to keys.json
