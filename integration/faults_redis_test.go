@@ -10,7 +10,7 @@ import (
 
 	"github.com/amojwt/amojwt/internal/redistest"
 	"github.com/amojwt/amojwt/mockamo"
-	"github.com/amojwt/amojwt/noncestore"
+	"github.com/amojwt/amojwt/redisstore"
 	"github.com/amojwt/amojwt/verifier"
 )
 
@@ -28,14 +28,14 @@ const stallBound = time.Second
 func TestRedisStalled(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
-	client, err := noncestore.NewRedisClient("redis://" + rs.Addr())
+	client, err := redisstore.NewClient("redis://" + rs.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
 	// The reset guard (SPEC §5) would refuse jti tokens for leeway + 1 s
 	// after the first claim; it is not what this test is about.
-	store, err := noncestore.NewRedis(client, noncestore.WithRedisResetGuard(false))
+	store, err := redisstore.New(client, redisstore.WithResetGuard(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +69,8 @@ func TestRedisStalled(t *testing.T) {
 		if status != http.StatusServiceUnavailable || detail != verifier.DetailUnavailable {
 			t.Errorf("stalled store: %d %q, want 503", status, detail)
 		}
-		if took > noncestore.DefaultRedisTimeout+stallBound {
-			t.Errorf("stalled store: the 503 took %v, want about %v", took, noncestore.DefaultRedisTimeout)
+		if took > redisstore.DefaultTimeout+stallBound {
+			t.Errorf("stalled store: the 503 took %v, want about %v", took, redisstore.DefaultTimeout)
 		}
 	}
 	const concurrent = 16
@@ -90,12 +90,12 @@ func TestRedisStalled(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("stalled store, %d at once: slowest 503 after %v", concurrent, slowest)
-	if slowest > noncestore.DefaultRedisTimeout+stallBound {
+	if slowest > redisstore.DefaultTimeout+stallBound {
 		t.Errorf("stalled store, %d at once: the slowest 503 took %v", concurrent, slowest)
 	}
 	status, detail, took := timed(fresh("r-bad") + "A")
 	t.Logf("stalled store, badly signed: %d after %v", status, took)
-	if status != http.StatusUnauthorized || detail != verifier.DetailDecoding || took >= noncestore.DefaultRedisTimeout {
+	if status != http.StatusUnauthorized || detail != verifier.DetailDecoding || took >= redisstore.DefaultTimeout {
 		t.Errorf("stalled store, badly signed: %d %q after %v, want 401 %q at once", status, detail, took, verifier.DetailDecoding)
 	}
 

@@ -17,13 +17,13 @@ import (
 	"time"
 
 	"github.com/amojwt/amojwt/internal/redistest"
-	"github.com/amojwt/amojwt/noncestore"
+	"github.com/amojwt/amojwt/redisstore"
 	"github.com/amojwt/amojwt/verifier"
 )
 
 // redisEpochKey is the reset guard's marker under serve's default key
-// prefix (noncestore.WithRedisResetGuard).
-const redisEpochKey = noncestore.DefaultRedisKeyPrefix + "epoch"
+// prefix (redisstore.WithResetGuard).
+const redisEpochKey = redisstore.DefaultKeyPrefix + "epoch"
 
 // redisTestTimeout is the --store-timeout of servers whose Redis never
 // stops answering: long enough that a claim on a loaded machine is not cut
@@ -480,7 +480,7 @@ func mismatch(client *http.Client, base, token string, ok func(outcome) bool) st
 // leeway after the first claim.
 func seedEpoch(t *testing.T, url string, epoch time.Time) {
 	t.Helper()
-	client, err := noncestore.NewRedisClient(url)
+	client, err := redisstore.NewClient(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +536,7 @@ func authGet(client *http.Client, base, token string) (outcome, error) {
 	return o, nil
 }
 
-// BenchmarkRedisClaimWait is the cost of noncestore.WithRedisWait, which
+// BenchmarkRedisClaimWait is the cost of redisstore.WithWait, which
 // serve does not expose: claims through a redis+sentinel:// client on a
 // master with one replica in sync (all on loopback), without WAIT and with
 // WAIT 1 (timeout 900 ms), one caller at a time and from 16 and 64
@@ -546,7 +546,7 @@ func authGet(client *http.Client, base, token string) (outcome, error) {
 //	go test -run XXX -bench RedisClaimWait ./integration/
 func BenchmarkRedisClaimWait(b *testing.B) {
 	g := redistest.StartSentinel(b)
-	client, err := noncestore.NewRedisClient("redis+sentinel://" + g.Addr() + "/" + redistest.MasterName)
+	client, err := redisstore.NewClient("redis+sentinel://" + g.Addr() + "/" + redistest.MasterName)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -555,8 +555,8 @@ func BenchmarkRedisClaimWait(b *testing.B) {
 	// caughtUp waits until the replica has every claim so far: after a
 	// burst, a replica on the same two cores lags by up to a few hundred
 	// milliseconds, and the next WAIT would pay for the previous run.
-	settle, err := noncestore.NewRedis(client, noncestore.WithRedisKeyPrefix("bench:sync:"),
-		noncestore.WithRedisTimeout(5*time.Second), noncestore.WithRedisWait(1, 4*time.Second))
+	settle, err := redisstore.New(client, redisstore.WithKeyPrefix("bench:sync:"),
+		redisstore.WithTimeout(5*time.Second), redisstore.WithWait(1, 4*time.Second))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -572,14 +572,14 @@ func BenchmarkRedisClaimWait(b *testing.B) {
 				name = fmt.Sprintf("wait=%v/sequential", wait)
 			}
 			b.Run(name, func(b *testing.B) {
-				opts := []noncestore.RedisOption{
-					noncestore.WithRedisKeyPrefix("bench:" + b.Name() + ":"),
-					noncestore.WithRedisTimeout(time.Second),
+				opts := []redisstore.Option{
+					redisstore.WithKeyPrefix("bench:" + b.Name() + ":"),
+					redisstore.WithTimeout(time.Second),
 				}
 				if wait {
-					opts = append(opts, noncestore.WithRedisWait(1, 900*time.Millisecond))
+					opts = append(opts, redisstore.WithWait(1, 900*time.Millisecond))
 				}
-				s, err := noncestore.NewRedis(client, opts...)
+				s, err := redisstore.New(client, opts...)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -3,10 +3,11 @@
 // (SPEC §5).
 //
 // A Store keeps (issuer, nonce, until) triples; it knows nothing of JWTs.
-// Two implementations ship here: the in-memory store (NewMemory), the
-// embedded default for one process, and the Redis store (NewRedis), shared by
-// every process that talks to the same Redis standalone server, Sentinel
-// group or Cluster.
+// The in-memory store (NewMemory), the embedded default for one process,
+// ships here; the Redis store, shared by every process that talks to the
+// same Redis standalone server, Sentinel group or Cluster, is package
+// github.com/amojwt/amojwt/redisstore, so that a program that does not use
+// Redis links no Redis client.
 package noncestore
 
 import (

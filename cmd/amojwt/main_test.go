@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/amojwt/amojwt/noncestore"
+	"github.com/amojwt/amojwt/redisstore"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines and the
@@ -46,7 +47,7 @@ func TestServeFlags(t *testing.T) {
 	config := func(edit func(*serveConfig)) serveConfig {
 		c := serveConfig{addr: "127.0.0.1:8080", profile: "amo", leeway: 5 * time.Second, maxLifetime: 5 * time.Minute,
 			realm: "Access to addons.mozilla.org external API", logFormat: "text",
-			redisKeyPrefix: noncestore.DefaultRedisKeyPrefix, storeTimeout: noncestore.DefaultRedisTimeout,
+			redisKeyPrefix: redisstore.DefaultKeyPrefix, storeTimeout: redisstore.DefaultTimeout,
 			memoryCapacity: noncestore.DefaultMemoryCapacity}
 		edit(&c)
 		return c

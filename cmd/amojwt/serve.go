@@ -15,6 +15,7 @@ import (
 	"github.com/amojwt/amojwt/middleware"
 	"github.com/amojwt/amojwt/mockamo"
 	"github.com/amojwt/amojwt/noncestore"
+	"github.com/amojwt/amojwt/redisstore"
 	"github.com/amojwt/amojwt/verifier"
 )
 
@@ -70,9 +71,9 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&c.upstream, "upstream", "", "reverse-proxy mode: forward authenticated requests to this http(s) URL with X-Amo-* identity headers, instead of serving the mock AMO API")
 	fs.StringVar(&c.redis, "redis", "", "keep nonces in Redis, shared by every instance: redis://[user:password@]host:port[/db], rediss://..., unix:///path, redis+sentinel://host:port,.../master, redis+cluster://host:port,...; default: in this process's memory. Prefer $AMOJWT_REDIS to keep a password out of ps")
-	fs.StringVar(&c.redisKeyPrefix, "redis-key-prefix", noncestore.DefaultRedisKeyPrefix, "with --redis: prefix of every key written; give deployments sharing a Redis their own")
+	fs.StringVar(&c.redisKeyPrefix, "redis-key-prefix", redisstore.DefaultKeyPrefix, "with --redis: prefix of every key written; give deployments sharing a Redis their own")
 	fs.IntVar(&c.memoryCapacity, "memory-capacity", noncestore.DefaultMemoryCapacity, "without --redis: most live nonces held (about 42 bytes each); a new nonce beyond it answers 503 until some expire (SPEC §7)")
-	fs.DurationVar(&c.storeTimeout, "store-timeout", noncestore.DefaultRedisTimeout, "with --redis: bound on one nonce store call; a slower store answers 503 (SPEC §7)")
+	fs.DurationVar(&c.storeTimeout, "store-timeout", redisstore.DefaultTimeout, "with --redis: bound on one nonce store call; a slower store answers 503 (SPEC §7)")
 	fs.BoolVar(&c.trustForwarded, "trust-forwarded-headers", false, "only behind a proxy that overwrites these headers: /auth logs the method, URI and client the proxy reports (X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-IP or X-Forwarded-For); --upstream keeps the client's X-Forwarded-For")
 	fs.BoolVar(&c.mockAMO, "mock-amo", false, "also serve the add-on submission API that web-ext sign uses (files are returned unchanged, NOT signed)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "with --mock-amo: keep uploads, add-ons and versions in this directory across restarts (default: in memory)")
@@ -289,13 +290,13 @@ func keysSource(c *serveConfig) string {
 // given.
 func newNonceStore(c *serveConfig) (noncestore.Store, func(), error) {
 	if c.redis != "" {
-		client, err := noncestore.NewRedisClient(c.redis)
+		client, err := redisstore.NewClient(c.redis)
 		if err != nil {
 			return nil, nil, usageError{"serve: --redis: " + err.Error()}
 		}
-		r, err := noncestore.NewRedis(client,
-			noncestore.WithRedisKeyPrefix(c.redisKeyPrefix),
-			noncestore.WithRedisTimeout(c.storeTimeout))
+		r, err := redisstore.New(client,
+			redisstore.WithKeyPrefix(c.redisKeyPrefix),
+			redisstore.WithTimeout(c.storeTimeout))
 		if err != nil {
 			client.Close()
 			return nil, nil, usageError{"serve: " + err.Error()}

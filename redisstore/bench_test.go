@@ -1,6 +1,6 @@
 //go:build unix
 
-package noncestore
+package redisstore
 
 import (
 	"context"
@@ -21,10 +21,10 @@ import (
 // redis-benchmark), a go-redis client with default pool settings, a new
 // nonce for every operation, and sequential, 16 and 64 concurrent callers.
 // Round trips on a shared machine drift between runs: compare medians of
-// several runs, and the paired ratios of BenchmarkRedisClaimVsRaw and
-// BenchmarkRedisClaimParallelVsRaw.
+// several runs, and the paired ratios of BenchmarkClaimVsRaw and
+// BenchmarkClaimParallelVsRaw.
 //
-//	go test -run XXX -bench Redis -benchmem -count 6 ./noncestore/
+//	go test -run XXX -bench . -benchmem -count 6 ./redisstore/
 
 var benchGoroutines = []int{16, 64}
 
@@ -50,10 +50,10 @@ func benchParallel(b *testing.B, n int, op func(i uint64) error) {
 	})
 }
 
-func BenchmarkRedisClaim(b *testing.B) {
+func BenchmarkClaim(b *testing.B) {
 	for _, guard := range []bool{true, false} {
 		b.Run(fmt.Sprintf("guard=%v", guard), func(b *testing.B) {
-			s, err := NewRedis(benchServer(b), WithRedisResetGuard(guard))
+			s, err := New(benchServer(b), WithResetGuard(guard))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -69,10 +69,10 @@ func BenchmarkRedisClaim(b *testing.B) {
 	}
 }
 
-func BenchmarkRedisClaimParallel(b *testing.B) {
+func BenchmarkClaimParallel(b *testing.B) {
 	for _, n := range benchGoroutines {
 		b.Run(fmt.Sprintf("goroutines=%d", n), func(b *testing.B) {
-			s, err := NewRedis(benchServer(b))
+			s, err := New(benchServer(b))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -91,13 +91,13 @@ func BenchmarkRedisClaimParallel(b *testing.B) {
 // are shorter than a claim's (17 and 1 bytes against 45 and about 21);
 // lengths like a claim's cost it no measurable time, so it keeps them.
 func rawSetNX(c *redis.Client, i uint64, until time.Time) error {
-	return c.SetArgs(context.Background(), DefaultRedisKeyPrefix+strconv.FormatUint(i, 16), "1",
+	return c.SetArgs(context.Background(), DefaultKeyPrefix+strconv.FormatUint(i, 16), "1",
 		redis.SetArgs{Mode: "NX", ExpireAt: until}).Err()
 }
 
-// BenchmarkRedisRawSetNX is the yardstick: rawSetNX from one caller, and
+// BenchmarkRawSetNX is the yardstick: rawSetNX from one caller, and
 // from 16 and 64 concurrent callers.
-func BenchmarkRedisRawSetNX(b *testing.B) {
+func BenchmarkRawSetNX(b *testing.B) {
 	b.Run("sequential", func(b *testing.B) {
 		c, until := benchServer(b), time.Now().Add(time.Minute)
 		b.ReportAllocs()
@@ -117,18 +117,18 @@ func BenchmarkRedisRawSetNX(b *testing.B) {
 	}
 }
 
-// BenchmarkRedisClaimVsRaw times a lone claim and the yardstick's SET in
+// BenchmarkClaimVsRaw times a lone claim and the yardstick's SET in
 // one loop, alternately, on one server and one client, and reports their
 // means (claim-ns/op, raw-ns/op) and ratio (claim/raw). On a shared machine
 // the time of a round trip drifts by tens of percent between runs, and
 // even between benchmarks of one run; paired this way, both sides see the
 // same machine, and the ratio holds steady where the ns/op of separate
 // benchmarks do not. (ns/op is that of the pair.)
-func BenchmarkRedisClaimVsRaw(b *testing.B) {
+func BenchmarkClaimVsRaw(b *testing.B) {
 	for _, guard := range []bool{true, false} {
 		b.Run(fmt.Sprintf("guard=%v", guard), func(b *testing.B) {
 			c := benchServer(b)
-			s, err := NewRedis(c, WithRedisResetGuard(guard))
+			s, err := New(c, WithResetGuard(guard))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -165,18 +165,18 @@ func BenchmarkRedisClaimVsRaw(b *testing.B) {
 	}
 }
 
-// BenchmarkRedisClaimParallelVsRaw runs BenchmarkRedisClaimParallel's
-// claims and BenchmarkRedisRawSetNX's SETs from the same number of
+// BenchmarkClaimParallelVsRaw runs BenchmarkClaimParallel's
+// claims and BenchmarkRawSetNX's SETs from the same number of
 // concurrent callers in alternating phases on one server and one client,
 // and reports each one's time per operation (claim-ns/op, raw-ns/op) and
-// the claims' speedup (raw/claim), paired as in BenchmarkRedisClaimVsRaw.
+// the claims' speedup (raw/claim), paired as in BenchmarkClaimVsRaw.
 // (ns/op is that of both kinds together.)
-func BenchmarkRedisClaimParallelVsRaw(b *testing.B) {
+func BenchmarkClaimParallelVsRaw(b *testing.B) {
 	const phases = 8 // of each kind
 	for _, n := range benchGoroutines {
 		b.Run(fmt.Sprintf("goroutines=%d", n), func(b *testing.B) {
 			c := benchServer(b)
-			s, err := NewRedis(c)
+			s, err := New(c)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -211,7 +211,7 @@ func BenchmarkRedisClaimParallelVsRaw(b *testing.B) {
 			b.ResetTimer()
 			for i := range phases {
 				// Each kind goes first every other time, as in
-				// BenchmarkRedisClaimVsRaw.
+				// BenchmarkClaimVsRaw.
 				if i%2 == 0 {
 					claimTime += phase(ops, claim)
 					rawTime += phase(ops, raw)

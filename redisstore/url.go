@@ -1,4 +1,4 @@
-package noncestore
+package redisstore
 
 import (
 	"errors"
@@ -11,8 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// NewRedisClient builds a go-redis client from a URL (the server's --redis
-// flag), for NewRedis. It does no I/O. The forms are:
+// NewClient builds a go-redis client from a URL (the server's --redis
+// flag), for New. It does no I/O. The forms are:
 //
 //	redis://[user:password@]host:port[/db][?option=value&...]     standalone
 //	rediss://...                                                  standalone, TLS
@@ -34,7 +34,7 @@ import (
 //
 // The client has ContextTimeoutEnabled set, so the store's timeout also
 // bounds its network reads and writes. Errors never contain the password.
-func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
+func NewClient(rawURL string) (redis.UniversalClient, error) {
 	o, err := parseRedisURL(rawURL)
 	switch {
 	case err != nil:
@@ -58,12 +58,12 @@ type redisURLOptions struct {
 	cluster    *redis.ClusterOptions
 }
 
-// parseRedisURL turns the forms NewRedisClient documents into go-redis's
+// parseRedisURL turns the forms NewClient documents into go-redis's
 // own URL forms and parses those. Every error it returns is redacted.
 func parseRedisURL(raw string) (redisURLOptions, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return redisURLOptions{}, errors.New("noncestore: redis URL: want scheme://..., e.g. redis://host:6379/0")
+		return redisURLOptions{}, errors.New("redisstore: redis URL: want scheme://..., e.g. redis://host:6379/0")
 	}
 	// A host list ("h1:1,h2:2") is not URL syntax: parse the URL with its
 	// first host and keep the others aside.
@@ -76,7 +76,7 @@ func parseRedisURL(raw string) (redisURLOptions, error) {
 	u, err := url.Parse(scheme + "://" + rest[:at] + first + rest[end:])
 	if err != nil {
 		// url.Error quotes the whole URL, password included.
-		return redisURLOptions{}, errors.New("noncestore: redis URL does not parse " +
+		return redisURLOptions{}, errors.New("redisstore: redis URL does not parse " +
 			"(percent-encode @ / ? # : % in the user name and password)")
 	}
 	secrets := redisURLSecrets(u)
@@ -86,7 +86,7 @@ func parseRedisURL(raw string) (redisURLOptions, error) {
 		for _, s := range secrets {
 			msg = strings.ReplaceAll(msg, s, "xxxxx")
 		}
-		return redisURLOptions{}, fmt.Errorf("noncestore: redis URL %s: %s", where, msg)
+		return redisURLOptions{}, fmt.Errorf("redisstore: redis URL %s: %s", where, msg)
 	}
 	var more []string
 	if list {

@@ -1,4 +1,4 @@
-package noncestore
+package redisstore
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/amojwt/amojwt/noncestore"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -105,10 +106,10 @@ const (
 //
 // A caller that sends a pipeline can only return at its deadline if the
 // client gives up at context deadlines (ContextTimeoutEnabled). For a
-// client that does not, or that NewRedis cannot inspect, pipelines are sent
+// client that does not, or that New cannot inspect, pipelines are sent
 // from goroutines (one per slot, living while claims keep coming) and
 // every caller waits for its answer with its own timer.
-func (r *Redis) claim(ctx context.Context, key, value string, until, deadline time.Time) (time.Time, error) {
+func (r *Store) claim(ctx context.Context, key, value string, until, deadline time.Time) (time.Time, error) {
 	r.mu.Lock()
 	if n := len(r.free); n > 0 {
 		s := r.free[n-1]
@@ -123,7 +124,7 @@ func (r *Redis) claim(ctx context.Context, key, value string, until, deadline ti
 	}
 	if len(r.pending) >= redisMaxPending {
 		r.mu.Unlock()
-		return time.Time{}, fmt.Errorf("%w: redis: %d claims already waiting", ErrUnavailable, redisMaxPending)
+		return time.Time{}, fmt.Errorf("%w: redis: %d claims already waiting", noncestore.ErrUnavailable, redisMaxPending)
 	}
 	c := newQueuedClaim(key, value, until, deadline)
 	if r.pending == nil {
@@ -136,7 +137,7 @@ func (r *Redis) claim(ctx context.Context, key, value string, until, deadline ti
 
 // claimAlone sends a claim as the lone claim of slot s, which the caller
 // has taken, then passes s on.
-func (r *Redis) claimAlone(s *redisSlot, key, value string, until, deadline time.Time) (time.Time, error) {
+func (r *Store) claimAlone(s *redisSlot, key, value string, until, deadline time.Time) (time.Time, error) {
 	c := &s.lone
 	c.key, c.value, c.until, c.deadline = key, value, until, deadline
 	r.exchange(s, s.loneBatch[:], deadline)
@@ -148,7 +149,7 @@ func (r *Redis) claimAlone(s *redisSlot, key, value string, until, deadline time
 
 // wait waits for a queued claim's answer, or to be made the sender of the
 // queue, until its deadline or the end of ctx.
-func (r *Redis) wait(ctx context.Context, c *redisClaim) (time.Time, error) {
+func (r *Store) wait(ctx context.Context, c *redisClaim) (time.Time, error) {
 	c.timer.Reset(time.Until(c.deadline))
 	var err error
 	select {
@@ -182,7 +183,7 @@ func (r *Redis) wait(ctx context.Context, c *redisClaim) (time.Time, error) {
 
 // run sends batch in slot s and passes s on, then wakes the callers of
 // batch; async, it goes on to send the claims queued meanwhile itself.
-func (r *Redis) run(s *redisSlot, batch []*redisClaim) {
+func (r *Store) run(s *redisSlot, batch []*redisClaim) {
 	for batch != nil {
 		live := r.send(s, batch)
 		next := r.next(s)
@@ -199,7 +200,7 @@ func (r *Redis) run(s *redisSlot, batch []*redisClaim) {
 // returns nil when the caller is done with s: free, or a queued caller now
 // leads the batch in it (see pass). Async, it returns the batch for the
 // caller to send.
-func (r *Redis) next(s *redisSlot) []*redisClaim {
+func (r *Store) next(s *redisSlot) []*redisClaim {
 	for {
 		r.mu.Lock()
 		batch := r.pending
@@ -222,7 +223,7 @@ func (r *Redis) next(s *redisSlot) []*redisClaim {
 
 // recycle keeps a sent batch's slice for the next queue, so that a steady
 // stream of claims queues up without growing a new slice each round.
-func (r *Redis) recycle(batch []*redisClaim) {
+func (r *Store) recycle(batch []*redisClaim) {
 	clear(batch)
 	r.mu.Lock()
 	if r.spare == nil && cap(batch) > 1 {
@@ -235,7 +236,7 @@ func (r *Redis) recycle(batch []*redisClaim) {
 // batch in slot s, and reports false if every caller in it has already
 // left. Choosing the latest deadline bounds the whole pipeline by the
 // sender's own deadline.
-func (r *Redis) pass(s *redisSlot, batch []*redisClaim) bool {
+func (r *Store) pass(s *redisSlot, batch []*redisClaim) bool {
 	for {
 		var lead *redisClaim
 		for _, c := range batch {
@@ -264,7 +265,7 @@ type redisRound struct {
 // send runs one batch of queued claims, in one round trip, or two when a
 // key was held or the marker missing (see check). It returns the claims it
 // sent, with their answers set but their callers not yet woken (see wake).
-func (r *Redis) send(s *redisSlot, batch []*redisClaim) []*redisClaim {
+func (r *Store) send(s *redisSlot, batch []*redisClaim) []*redisClaim {
 	// Claims whose caller has left are not sent: writing a nonce for a
 	// request that got a 503 would only make its retry "replayed". Claims
 	// out of time are answered so, in case their caller is still there.
@@ -293,7 +294,7 @@ func (r *Redis) send(s *redisSlot, batch []*redisClaim) []*redisClaim {
 // exchange sends claims, whose callers are all still waiting, in the round
 // trips that send describes, through slot s's pipeline, ending at deadline
 // at the latest, and sets each one's answer.
-func (r *Redis) exchange(s *redisSlot, claims []*redisClaim, deadline time.Time) {
+func (r *Store) exchange(s *redisSlot, claims []*redisClaim, deadline time.Time) {
 	ctx := r.deadlineCtx(deadline)
 	var round redisRound
 	switch {
@@ -341,7 +342,7 @@ func (r *Redis) exchange(s *redisSlot, claims []*redisClaim, deadline time.Time)
 //
 // The marker is read after the claims are written, so a loss of data
 // before a claim was written is always seen by the marker.
-func (r *Redis) pipeline(ctx context.Context, p redis.Pipeliner, claims []*redisClaim, round *redisRound) {
+func (r *Store) pipeline(ctx context.Context, p redis.Pipeliner, claims []*redisClaim, round *redisRound) {
 	for _, c := range claims {
 		c.sendSet(ctx, p)
 	}
@@ -365,7 +366,7 @@ func (r *Redis) pipeline(ctx context.Context, p redis.Pipeliner, claims []*redis
 		fail = redisUnavailable(err)
 	case n < int64(r.waitReplicas):
 		fail = fmt.Errorf("%w: redis: WAIT: %d of %d replicas acknowledged within %v",
-			ErrUnavailable, n, r.waitReplicas, r.waitTimeout)
+			noncestore.ErrUnavailable, n, r.waitReplicas, r.waitTimeout)
 	}
 	for _, c := range claims {
 		c.fail = fail
@@ -406,7 +407,7 @@ type redisProcessor interface {
 // (SET key value NX GET would settle a held key in the first round trip,
 // but its reply to a successful claim is a nil, which go-redis handles as
 // an error, at a cost of about a tenth of a claim's time.)
-func (r *Redis) check(ctx context.Context, claims []*redisClaim, round *redisRound) {
+func (r *Store) check(ctx context.Context, claims []*redisClaim, round *redisRound) {
 	var p redis.Pipeliner
 	for _, c := range claims {
 		if c.set != nil && c.set.Err() == redis.Nil {
@@ -435,7 +436,7 @@ func (r *Redis) check(ctx context.Context, claims []*redisClaim, round *redisRou
 // epoch reads the reset guard's epoch: the marker's value, or epochMs when
 // this round created the marker. It returns the zero time when the guard is
 // off.
-func (r *Redis) epoch(round *redisRound) (time.Time, error) {
+func (r *Store) epoch(round *redisRound) (time.Time, error) {
 	var v string
 	var err error
 	switch {
@@ -455,13 +456,13 @@ func (r *Redis) epoch(round *redisRound) (time.Time, error) {
 	ms, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || ms <= 0 {
 		return time.Time{}, fmt.Errorf("%w: redis: reset guard key %s holds %q, not Unix milliseconds",
-			ErrUnavailable, r.marker, v)
+			noncestore.ErrUnavailable, r.marker, v)
 	}
 	return time.UnixMilli(ms), nil
 }
 
 // result turns a claim's replies into Claim's error.
-func (r *Redis) result(c *redisClaim, epochErr error) error {
+func (r *Store) result(c *redisClaim, epochErr error) error {
 	if c.set == nil { // never sent
 		return c.fail
 	}
@@ -473,11 +474,11 @@ func (r *Redis) result(c *redisClaim, epochErr error) error {
 		v, err := c.get.Result()
 		switch {
 		case err == redis.Nil:
-			return ErrReplayed
+			return noncestore.ErrReplayed
 		case err != nil:
 			return redisUnavailable(err)
 		case v != c.value:
-			return ErrReplayed
+			return noncestore.ErrReplayed
 		}
 	}
 	if epochErr != nil {
@@ -489,13 +490,13 @@ func (r *Redis) result(c *redisClaim, epochErr error) error {
 // wake tells c's caller that its answer is ready, unless pass already woke
 // it to send this batch or the caller is sending it (no done). It is the
 // last the sender does with c: the caller may reuse c at once.
-func (r *Redis) wake(c *redisClaim) {
+func (r *Store) wake(c *redisClaim) {
 	if c.done != nil && c.state.Load() != redisLeading {
 		c.done <- struct{}{}
 	}
 }
 
-func (r *Redis) timeoutErr() error {
+func (r *Store) timeoutErr() error {
 	return redisUnavailable(fmt.Errorf("no answer within %v: %w", r.timeout, context.DeadlineExceeded))
 }
 
@@ -507,7 +508,7 @@ const redisDeadlineGrain = time.Millisecond
 // redisDeadlineGrain. A context with a deadline costs a timer and a few
 // allocations, a tenth of a lone claim's client time; pipelines sent one
 // after another mostly share one.
-func (r *Redis) deadlineCtx(d time.Time) context.Context {
+func (r *Store) deadlineCtx(d time.Time) context.Context {
 	d = d.Truncate(redisDeadlineGrain)
 	if cur := r.deadline.Load(); cur != nil && cur.at.Equal(d) {
 		return cur

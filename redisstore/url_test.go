@@ -1,6 +1,6 @@
 //go:build unix
 
-package noncestore
+package redisstore
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/amojwt/amojwt/internal/redistest"
+	"github.com/amojwt/amojwt/noncestore"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -117,8 +118,8 @@ func TestParseRedisURLErrors(t *testing.T) {
 			if strings.Contains(err.Error(), secret) {
 				t.Errorf("error shows the password: %v", err)
 			}
-			if _, err := NewRedisClient(tt.url); err == nil {
-				t.Error("NewRedisClient accepted it")
+			if _, err := NewClient(tt.url); err == nil {
+				t.Error("NewClient accepted it")
 			}
 		})
 	}
@@ -142,7 +143,7 @@ func TestNewRedisClient(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				client, err := NewRedisClient(tt.url)
+				client, err := NewClient(tt.url)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -150,15 +151,15 @@ func TestNewRedisClient(t *testing.T) {
 				if got, want := fmt.Sprintf("%T", client), fmt.Sprintf("%T", tt.kind); got != want {
 					t.Errorf("client is a %s, want %s", got, want)
 				}
-				s := newTestRedis(t, client)
+				s := newTestStore(t, client)
 				if s.async {
 					t.Error("client built without ContextTimeoutEnabled")
 				}
 				if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); err != nil {
 					t.Fatalf("claim = %v", err)
 				}
-				if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrReplayed) {
-					t.Errorf("replay = %v, want ErrReplayed", err)
+				if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, noncestore.ErrReplayed) {
+					t.Errorf("replay = %v, want noncestore.ErrReplayed", err)
 				}
 				if err := s.Ping(t.Context()); err != nil {
 					t.Errorf("Ping = %v", err)

@@ -1,4 +1,4 @@
-package noncestore_test
+package redisstore_test
 
 import (
 	"context"
@@ -8,19 +8,20 @@ import (
 	"time"
 
 	"github.com/amojwt/amojwt/noncestore"
+	"github.com/amojwt/amojwt/redisstore"
 )
 
 // A server builds its store from the --redis URL. Neither call connects:
 // the first Claim or Ping does.
-func ExampleNewRedis() {
-	client, err := noncestore.NewRedisClient("redis://redis.internal:6379/0")
+func ExampleNew() {
+	client, err := redisstore.NewClient("redis://redis.internal:6379/0")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer client.Close()
-	store, err := noncestore.NewRedis(client,
-		noncestore.WithRedisKeyPrefix("amojwt:nonce:"),    // the default
-		noncestore.WithRedisTimeout(250*time.Millisecond)) // the default (SPEC §7)
+	store, err := redisstore.New(client,
+		redisstore.WithKeyPrefix("amojwt:nonce:"),    // the default
+		redisstore.WithTimeout(250*time.Millisecond)) // the default (SPEC §7)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -30,13 +31,13 @@ func ExampleNewRedis() {
 }
 
 // The URL's scheme chooses the client: standalone, Sentinel or Cluster.
-func ExampleNewRedisClient() {
+func ExampleNewClient() {
 	for _, url := range []string{
 		"rediss://:secret@redis.internal:6380/0",
 		"redis+sentinel://s1.internal:26379,s2.internal:26379/mymaster",
 		"redis+cluster://n1.internal:6379,n2.internal:6379,n3.internal:6379",
 	} {
-		client, err := noncestore.NewRedisClient(url)
+		client, err := redisstore.NewClient(url)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -51,12 +52,12 @@ func ExampleNewRedisClient() {
 
 // How a verifier branches on Claim's answers (SPEC §3 row 15, §5, §7).
 // Not run: it needs a Redis.
-func ExampleRedis_Claim() {
-	client, err := noncestore.NewRedisClient("redis://redis.internal:6379/0")
+func ExampleStore_Claim() {
+	client, err := redisstore.NewClient("redis://redis.internal:6379/0")
 	if err != nil {
 		log.Fatal(err)
 	}
-	store, err := noncestore.NewRedis(client)
+	store, err := redisstore.New(client)
 	if err != nil {
 		log.Fatal(err)
 	}

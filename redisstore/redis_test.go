@@ -1,6 +1,6 @@
 //go:build unix
 
-package noncestore
+package redisstore
 
 import (
 	"context"
@@ -16,25 +16,26 @@ import (
 	"time"
 
 	"github.com/amojwt/amojwt/internal/redistest"
+	"github.com/amojwt/amojwt/noncestore"
 	"github.com/redis/go-redis/v9"
 )
 
 // Every test here runs against redis-server processes of its own (see
 // internal/redistest), never the machine's Redis.
 
-// testRedisClient connects to one server the way NewRedisClient would.
+// testRedisClient connects to one server the way NewClient would.
 func testRedisClient(tb testing.TB, addr string) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	tb.Cleanup(func() { c.Close() })
 	return c
 }
 
-// newTestRedis makes a store with a 10 s timeout, unless opts set another:
+// newTestStore makes a store with a 10 s timeout, unless opts set another:
 // on a loaded machine a call may take longer than the default 250 ms, and
 // only the timeout tests are about timeouts.
-func newTestRedis(tb testing.TB, c redis.UniversalClient, opts ...RedisOption) *Redis {
+func newTestStore(tb testing.TB, c redis.UniversalClient, opts ...Option) *Store {
 	tb.Helper()
-	s, err := NewRedis(c, append([]RedisOption{WithRedisTimeout(10 * time.Second)}, opts...)...)
+	s, err := New(c, append([]Option{WithTimeout(10 * time.Second)}, opts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -42,14 +43,14 @@ func newTestRedis(tb testing.TB, c redis.UniversalClient, opts ...RedisOption) *
 }
 
 // testPrefix gives each test its own keys on a shared server.
-func testPrefix(t *testing.T) RedisOption {
-	return WithRedisKeyPrefix("test:" + t.Name() + ":")
+func testPrefix(t *testing.T) Option {
+	return WithKeyPrefix("test:" + t.Name() + ":")
 }
 
 // inAMinute is a claim's until for tests that do not look at expiry.
 func inAMinute() time.Time { return time.Now().Add(time.Minute) }
 
-func TestRedisClaim(t *testing.T) {
+func TestClaim(t *testing.T) {
 	t.Parallel()
 	client := testRedisClient(t, redistest.Start(t).Addr())
 	type claim struct {
@@ -62,20 +63,20 @@ func TestRedisClaim(t *testing.T) {
 		claims []claim
 	}{
 		{"first claim", []claim{{"user:1:1", "n1", nil}}},
-		{"replay", []claim{{"user:1:1", "n1", nil}, {"user:1:1", "n1", ErrReplayed}, {"user:1:1", "n1", ErrReplayed}}},
-		{"same nonce, other issuer", []claim{{"user:1:1", "n1", nil}, {"user:2:1", "n1", nil}, {"user:2:1", "n1", ErrReplayed}}},
+		{"replay", []claim{{"user:1:1", "n1", nil}, {"user:1:1", "n1", noncestore.ErrReplayed}, {"user:1:1", "n1", noncestore.ErrReplayed}}},
+		{"same nonce, other issuer", []claim{{"user:1:1", "n1", nil}, {"user:2:1", "n1", nil}, {"user:2:1", "n1", noncestore.ErrReplayed}}},
 		{"other nonce, same issuer", []claim{{"user:1:1", "n1", nil}, {"user:1:1", "n2", nil}}},
-		{"issuer/nonce boundary (SPEC §5)", []claim{{"a:b", "c", nil}, {"a", "b:c", nil}, {"a:b", "c", ErrReplayed}, {"a", "b:c", ErrReplayed}}},
+		{"issuer/nonce boundary (SPEC §5)", []claim{{"a:b", "c", nil}, {"a", "b:c", nil}, {"a:b", "c", noncestore.ErrReplayed}, {"a", "b:c", noncestore.ErrReplayed}}},
 		{"length boundary", []claim{{"ab", "c", nil}, {"a", "bc", nil}, {"", "abc", nil}, {"abc", "", nil}}},
-		{"empty issuer and nonce", []claim{{"", "", nil}, {"", "", ErrReplayed}}},
-		{"hash tag in nonce", []claim{{"user:1:1", "{x}", nil}, {"user:1:1", "{x}", ErrReplayed}, {"user:1:1", "{y}", nil}}},
-		{"longest nonce, long issuer", []claim{{long, long, nil}, {long, long + "x", nil}, {long, long, ErrReplayed}}},
-		{"binary bytes", []claim{{"\x00\xff", "\x00", nil}, {"\x00", "\xff\x00", nil}, {"\x00\xff", "\x00", ErrReplayed}}},
+		{"empty issuer and nonce", []claim{{"", "", nil}, {"", "", noncestore.ErrReplayed}}},
+		{"hash tag in nonce", []claim{{"user:1:1", "{x}", nil}, {"user:1:1", "{x}", noncestore.ErrReplayed}, {"user:1:1", "{y}", nil}}},
+		{"longest nonce, long issuer", []claim{{long, long, nil}, {long, long + "x", nil}, {long, long, noncestore.ErrReplayed}}},
+		{"binary bytes", []claim{{"\x00\xff", "\x00", nil}, {"\x00", "\xff\x00", nil}, {"\x00\xff", "\x00", noncestore.ErrReplayed}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newTestRedis(t, client, testPrefix(t))
+			s := newTestStore(t, client, testPrefix(t))
 			for i, c := range tt.claims {
 				if _, err := s.Claim(t.Context(), c.issuer, c.nonce, inAMinute()); !errors.Is(err, c.want) {
 					t.Fatalf("claim %d (%q, %q) = %v, want %v", i, c.issuer, c.nonce, err, c.want)
@@ -85,14 +86,14 @@ func TestRedisClaim(t *testing.T) {
 	}
 }
 
-func TestRedisClaimExpiry(t *testing.T) {
+func TestClaimExpiry(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	client := testRedisClient(t, srv.Addr())
 
 	t.Run("held until until, by PXAT", func(t *testing.T) {
 		t.Parallel()
-		s := newTestRedis(t, client, testPrefix(t))
+		s := newTestStore(t, client, testPrefix(t))
 		until := time.Now().Add(time.Hour).Truncate(time.Millisecond).Add(123 * time.Millisecond)
 		if _, err := s.Claim(t.Context(), "user:1:1", "n", until); err != nil {
 			t.Fatal(err)
@@ -105,14 +106,14 @@ func TestRedisClaimExpiry(t *testing.T) {
 
 	t.Run("until already past: held for redisMinHold", func(t *testing.T) {
 		t.Parallel()
-		s := newTestRedis(t, client, testPrefix(t))
+		s := newTestStore(t, client, testPrefix(t))
 		before := time.Now()
 		if _, err := s.Claim(t.Context(), "user:1:1", "n", before.Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		after := time.Now()
-		if _, err := s.Claim(t.Context(), "user:1:1", "n", before.Add(-time.Hour)); !errors.Is(err, ErrReplayed) {
-			t.Errorf("second claim of a past pair = %v, want ErrReplayed", err)
+		if _, err := s.Claim(t.Context(), "user:1:1", "n", before.Add(-time.Hour)); !errors.Is(err, noncestore.ErrReplayed) {
+			t.Errorf("second claim of a past pair = %v, want noncestore.ErrReplayed", err)
 		}
 		got, _ := strconv.ParseInt(srv.Do("PEXPIRETIME", s.key("user:1:1", "n")), 10, 64)
 		if lo, hi := before.Add(redisMinHold).UnixMilli(), after.Add(redisMinHold).UnixMilli(); got < lo || got > hi {
@@ -122,7 +123,7 @@ func TestRedisClaimExpiry(t *testing.T) {
 
 	t.Run("forgotten after until", func(t *testing.T) {
 		t.Parallel()
-		s := newTestRedis(t, client, testPrefix(t))
+		s := newTestStore(t, client, testPrefix(t))
 		start := time.Now()
 		if _, err := s.Claim(t.Context(), "user:1:1", "n", start); err != nil {
 			t.Fatal(err)
@@ -134,11 +135,11 @@ func TestRedisClaimExpiry(t *testing.T) {
 	})
 }
 
-func TestRedisKeyFormat(t *testing.T) {
+func TestKeyFormat(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	client := testRedisClient(t, srv.Addr())
-	s := newTestRedis(t, client)
+	s := newTestStore(t, client)
 
 	// Pinned: processes of two versions sharing one Redis must agree.
 	if got, want := s.key("user:543210:23", "nonce-1"), "amojwt:nonce:fab90c91f2dfdb8c2e055a66c2f273ca"; got != want {
@@ -156,7 +157,7 @@ func TestRedisKeyFormat(t *testing.T) {
 	seen := map[string]string{}
 	for _, tt := range tests {
 		k := s.key(tt.issuer, tt.nonce)
-		rest, ok := strings.CutPrefix(k, DefaultRedisKeyPrefix)
+		rest, ok := strings.CutPrefix(k, DefaultKeyPrefix)
 		if !ok || len(rest) != 2*redisKeyHashBytes {
 			t.Errorf("%s: key %q: want prefix + %d characters", tt.name, k, 2*redisKeyHashBytes)
 		}
@@ -169,7 +170,7 @@ func TestRedisKeyFormat(t *testing.T) {
 		h.Write([]byte(tt.issuer))
 		binary.Write(h, binary.BigEndian, uint64(len(tt.nonce)))
 		h.Write([]byte(tt.nonce))
-		if want := DefaultRedisKeyPrefix + hex.EncodeToString(h.Sum(nil)[:redisKeyHashBytes]); k != want {
+		if want := DefaultKeyPrefix + hex.EncodeToString(h.Sum(nil)[:redisKeyHashBytes]); k != want {
 			t.Errorf("%s: key %q, want %q", tt.name, k, want)
 		}
 		if other, dup := seen[k]; dup {
@@ -179,7 +180,7 @@ func TestRedisKeyFormat(t *testing.T) {
 	}
 
 	// In Redis: the claim's key and the marker, nothing else.
-	p := newTestRedis(t, client, WithRedisKeyPrefix("custom:"))
+	p := newTestStore(t, client, WithKeyPrefix("custom:"))
 	if _, err := p.Claim(t.Context(), "user:1:1", "{tag}", inAMinute()); err != nil {
 		t.Fatal(err)
 	}
@@ -190,35 +191,35 @@ func TestRedisKeyFormat(t *testing.T) {
 	}
 }
 
-func TestNewRedisOptions(t *testing.T) {
+func TestNewOptions(t *testing.T) {
 	t.Parallel()
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialed
 	t.Cleanup(func() { client.Close() })
 	tests := []struct {
 		name   string
 		client redis.UniversalClient
-		opts   []RedisOption
+		opts   []Option
 		ok     bool
 	}{
 		{"defaults", client, nil, true},
 		{"nil client", nil, nil, false},
-		{"empty prefix", client, []RedisOption{WithRedisKeyPrefix("")}, false},
-		{"zero timeout", client, []RedisOption{WithRedisTimeout(0)}, false},
-		{"negative timeout", client, []RedisOption{WithRedisTimeout(-time.Second)}, false},
-		{"wait", client, []RedisOption{WithRedisWait(1, 100*time.Millisecond)}, true},
-		{"wait, no replicas", client, []RedisOption{WithRedisWait(0, 100*time.Millisecond)}, true},
-		{"wait, negative replicas", client, []RedisOption{WithRedisWait(-1, 100*time.Millisecond)}, false},
-		{"wait timeout zero (blocks forever)", client, []RedisOption{WithRedisWait(1, 0)}, false},
-		{"wait timeout under 1ms", client, []RedisOption{WithRedisWait(1, time.Microsecond)}, false},
-		{"wait timeout = store timeout", client, []RedisOption{WithRedisWait(1, DefaultRedisTimeout)}, false},
-		{"wait timeout within a longer store timeout", client, []RedisOption{WithRedisTimeout(time.Second), WithRedisWait(2, 500*time.Millisecond)}, true},
+		{"empty prefix", client, []Option{WithKeyPrefix("")}, false},
+		{"zero timeout", client, []Option{WithTimeout(0)}, false},
+		{"negative timeout", client, []Option{WithTimeout(-time.Second)}, false},
+		{"wait", client, []Option{WithWait(1, 100*time.Millisecond)}, true},
+		{"wait, no replicas", client, []Option{WithWait(0, 100*time.Millisecond)}, true},
+		{"wait, negative replicas", client, []Option{WithWait(-1, 100*time.Millisecond)}, false},
+		{"wait timeout zero (blocks forever)", client, []Option{WithWait(1, 0)}, false},
+		{"wait timeout under 1ms", client, []Option{WithWait(1, time.Microsecond)}, false},
+		{"wait timeout = store timeout", client, []Option{WithWait(1, DefaultTimeout)}, false},
+		{"wait timeout within a longer store timeout", client, []Option{WithTimeout(time.Second), WithWait(2, 500*time.Millisecond)}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := NewRedis(tt.client, tt.opts...)
+			s, err := New(tt.client, tt.opts...)
 			if (err == nil) != tt.ok {
-				t.Fatalf("NewRedis = %v, %v; want ok %v", s, err, tt.ok)
+				t.Fatalf("New = %v, %v; want ok %v", s, err, tt.ok)
 			}
 		})
 	}
@@ -230,14 +231,14 @@ func TestNewRedisOptions(t *testing.T) {
 // whose connection is dialled before test may stall the server. It checks
 // that the store sends from goroutines exactly when the client ignores
 // deadlines.
-func eachTimeoutMode(t *testing.T, timeout time.Duration, test func(t *testing.T, srv *redistest.Server, s *Redis)) {
+func eachTimeoutMode(t *testing.T, timeout time.Duration, test func(t *testing.T, srv *redistest.Server, s *Store)) {
 	for _, ctxTimeouts := range []bool{true, false} {
 		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", ctxTimeouts), func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.Start(t)
 			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: ctxTimeouts})
 			t.Cleanup(func() { client.Close() })
-			s := newTestRedis(t, client, WithRedisTimeout(timeout))
+			s := newTestStore(t, client, WithTimeout(timeout))
 			if s.async == ctxTimeouts {
 				t.Fatalf("async = %v with ContextTimeoutEnabled = %v", s.async, ctxTimeouts)
 			}
@@ -249,22 +250,22 @@ func eachTimeoutMode(t *testing.T, timeout time.Duration, test func(t *testing.T
 	}
 }
 
-func TestRedisTimeout(t *testing.T) {
+func TestTimeout(t *testing.T) {
 	t.Parallel()
 	const timeout = 100 * time.Millisecond
-	eachTimeoutMode(t, timeout, func(t *testing.T, srv *redistest.Server, s *Redis) {
+	eachTimeoutMode(t, timeout, func(t *testing.T, srv *redistest.Server, s *Store) {
 		srv.Pause()
 		start := time.Now()
 		_, err := s.Claim(t.Context(), "user:1:1", "paused", inAMinute())
-		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("claim on a stalled server = %v, want ErrUnavailable and DeadlineExceeded", err)
+		if !errors.Is(err, noncestore.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("claim on a stalled server = %v, want noncestore.ErrUnavailable and DeadlineExceeded", err)
 		}
 		// A generous bound: the point is "bounded", not how fast.
 		if elapsed := time.Since(start); elapsed > timeout+5*time.Second {
 			t.Errorf("claim on a stalled server took %v with a %v timeout", elapsed, timeout)
 		}
-		if err := s.Ping(t.Context()); !errors.Is(err, ErrUnavailable) {
-			t.Errorf("Ping on a stalled server = %v, want ErrUnavailable", err)
+		if err := s.Ping(t.Context()); !errors.Is(err, noncestore.ErrUnavailable) {
+			t.Errorf("Ping on a stalled server = %v, want noncestore.ErrUnavailable", err)
 		}
 		srv.Resume()
 
@@ -279,14 +280,14 @@ func TestRedisTimeout(t *testing.T) {
 	})
 }
 
-// TestRedisTimeoutQueued: claims queued behind stalled rounds fail closed
+// TestTimeoutQueued: claims queued behind stalled rounds fail closed
 // by their own deadline, and the store then answers concurrent claims
 // again (the queued claims that gave up may still sit in a batch: they must
 // not be reused meanwhile).
-func TestRedisTimeoutQueued(t *testing.T) {
+func TestTimeoutQueued(t *testing.T) {
 	t.Parallel()
 	const timeout = 100 * time.Millisecond
-	eachTimeoutMode(t, timeout, func(t *testing.T, srv *redistest.Server, s *Redis) {
+	eachTimeoutMode(t, timeout, func(t *testing.T, srv *redistest.Server, s *Store) {
 		srv.Pause()
 		nonces := make([]string, 10*redisRounds) // most of them queue
 		for i := range nonces {
@@ -304,8 +305,8 @@ func TestRedisTimeoutQueued(t *testing.T) {
 			t.Errorf("claims on a stalled server took %v with a %v timeout", elapsed, timeout)
 		}
 		for i, err := range errs {
-			if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("claim %d on a stalled server = %v, want ErrUnavailable and DeadlineExceeded", i, err)
+			if !errors.Is(err, noncestore.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("claim %d on a stalled server = %v, want noncestore.ErrUnavailable and DeadlineExceeded", i, err)
 			}
 		}
 		srv.Resume()
@@ -333,7 +334,7 @@ func TestRedisTimeoutQueued(t *testing.T) {
 
 // pollClaim claims a fresh pair until the store answers something other
 // than ErrUnavailable (a client reconnecting, a loaded machine).
-func pollClaim(t *testing.T, s *Redis, issuer, nonce string) error {
+func pollClaim(t *testing.T, s *Store, issuer, nonce string) error {
 	t.Helper()
 	return retryUnavailable(func() error {
 		_, err := s.Claim(t.Context(), issuer, nonce, inAMinute())
@@ -347,38 +348,38 @@ func retryUnavailable(f func() error) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := f()
-		if !errors.Is(err, ErrUnavailable) || time.Now().After(deadline) {
+		if !errors.Is(err, noncestore.ErrUnavailable) || time.Now().After(deadline) {
 			return err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-func TestRedisCallerContext(t *testing.T) {
+func TestCallerContext(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	s := newTestRedis(t, testRedisClient(t, srv.Addr()))
+	s := newTestStore(t, testRedisClient(t, srv.Addr()))
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := s.Claim(ctx, "user:1:1", "n", inAMinute()); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
-		t.Errorf("claim with a cancelled context = %v, want ErrUnavailable and Canceled", err)
+	if _, err := s.Claim(ctx, "user:1:1", "n", inAMinute()); !errors.Is(err, noncestore.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Errorf("claim with a cancelled context = %v, want noncestore.ErrUnavailable and Canceled", err)
 	}
 
 	srv.Pause()
 	defer srv.Resume()
 	ctx, cancel = context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := s.Claim(ctx, "user:1:1", "n", inAMinute()); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("claim past the caller's deadline = %v, want ErrUnavailable and DeadlineExceeded", err)
+	if _, err := s.Claim(ctx, "user:1:1", "n", inAMinute()); !errors.Is(err, noncestore.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("claim past the caller's deadline = %v, want noncestore.ErrUnavailable and DeadlineExceeded", err)
 	}
 }
 
-func TestRedisServerKilled(t *testing.T) {
+func TestServerKilled(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	// A shortish timeout: go-redis keeps redialling a dead server.
-	s := newTestRedis(t, testRedisClient(t, srv.Addr()), WithRedisTimeout(500*time.Millisecond))
+	s := newTestStore(t, testRedisClient(t, srv.Addr()), WithTimeout(500*time.Millisecond))
 	if err := pollClaim(t, s, "user:1:1", "warm-up"); err != nil {
 		t.Fatal(err)
 	}
@@ -388,11 +389,11 @@ func TestRedisServerKilled(t *testing.T) {
 	}
 
 	srv.Kill()
-	if _, err := s.Claim(t.Context(), "user:1:1", "n2", inAMinute()); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("claim with the server down = %v, want ErrUnavailable", err)
+	if _, err := s.Claim(t.Context(), "user:1:1", "n2", inAMinute()); !errors.Is(err, noncestore.ErrUnavailable) {
+		t.Errorf("claim with the server down = %v, want noncestore.ErrUnavailable", err)
 	}
-	if err := s.Ping(t.Context()); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("Ping with the server down = %v, want ErrUnavailable", err)
+	if err := s.Ping(t.Context()); !errors.Is(err, noncestore.ErrUnavailable) {
+		t.Errorf("Ping with the server down = %v, want noncestore.ErrUnavailable", err)
 	}
 
 	time.Sleep(2 * time.Millisecond) // a new epoch must be a later millisecond
@@ -416,7 +417,7 @@ func TestRedisServerKilled(t *testing.T) {
 	}
 }
 
-func TestRedisResetGuard(t *testing.T) {
+func TestResetGuard(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	client := testRedisClient(t, srv.Addr())
@@ -424,7 +425,7 @@ func TestRedisResetGuard(t *testing.T) {
 	t.Run("epoch kept across claims and stores", func(t *testing.T) {
 		t.Parallel()
 		before := time.Now().Truncate(time.Millisecond)
-		s := newTestRedis(t, client, testPrefix(t))
+		s := newTestStore(t, client, testPrefix(t))
 		e1, err := s.Claim(t.Context(), "user:1:1", "n1", inAMinute())
 		if err != nil {
 			t.Fatal(err)
@@ -438,7 +439,7 @@ func TestRedisResetGuard(t *testing.T) {
 		}
 		// Another process (a new store on the same Redis) sees the same epoch:
 		// restarting amojwt does not move it (SPEC §5).
-		other := newTestRedis(t, client, testPrefix(t))
+		other := newTestStore(t, client, testPrefix(t))
 		e3, err := other.Claim(t.Context(), "user:1:1", "n3", inAMinute())
 		if err != nil || !e3.Equal(e1) {
 			t.Errorf("claim from another store = %v, %v; want epoch %v", e3, err, e1)
@@ -450,7 +451,7 @@ func TestRedisResetGuard(t *testing.T) {
 
 	t.Run("guard off", func(t *testing.T) {
 		t.Parallel()
-		s := newTestRedis(t, client, testPrefix(t), WithRedisResetGuard(false))
+		s := newTestStore(t, client, testPrefix(t), WithResetGuard(false))
 		epoch, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
 		if err != nil || !epoch.IsZero() {
 			t.Errorf("claim = %v, %v; want the zero epoch", epoch, err)
@@ -462,19 +463,19 @@ func TestRedisResetGuard(t *testing.T) {
 
 	t.Run("marker not a time", func(t *testing.T) {
 		t.Parallel()
-		s := newTestRedis(t, client, testPrefix(t))
+		s := newTestStore(t, client, testPrefix(t))
 		srv.Do("SET", "test:"+t.Name()+":epoch", "yesterday")
-		if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrUnavailable) {
-			t.Errorf("claim with a garbled marker = %v, want ErrUnavailable", err)
+		if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, noncestore.ErrUnavailable) {
+			t.Errorf("claim with a garbled marker = %v, want noncestore.ErrUnavailable", err)
 		}
 	})
 }
 
-// TestRedisFlushAll runs alone on its server: FLUSHALL is server-wide.
-func TestRedisFlushAll(t *testing.T) {
+// TestFlushAll runs alone on its server: FLUSHALL is server-wide.
+func TestFlushAll(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	s := newTestRedis(t, testRedisClient(t, srv.Addr()))
+	s := newTestStore(t, testRedisClient(t, srv.Addr()))
 	epoch, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
 	if err != nil {
 		t.Fatal(err)
@@ -496,26 +497,26 @@ func TestRedisFlushAll(t *testing.T) {
 }
 
 // key is the key that Claim writes for a pair.
-func (r *Redis) key(issuer, nonce string) string {
+func (r *Store) key(issuer, nonce string) string {
 	k, _ := r.keyValue(issuer, nonce, nil)
 	return k
 }
 
 // claimWithValue runs one claim of key with a chosen value, as Claim does
 // with a fresh one.
-func claimWithValue(t *testing.T, s *Redis, key, value string) error {
+func claimWithValue(t *testing.T, s *Store, key, value string) error {
 	t.Helper()
 	_, err := s.claim(t.Context(), key, value, inAMinute(), time.Now().Add(s.timeout))
 	return err
 }
 
-func TestRedisRetriedClaim(t *testing.T) {
+func TestRetriedClaim(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 
 	t.Run("same claim sent twice", func(t *testing.T) {
 		t.Parallel()
-		s := newTestRedis(t, testRedisClient(t, srv.Addr()), testPrefix(t))
+		s := newTestStore(t, testRedisClient(t, srv.Addr()), testPrefix(t))
 		key := s.key("user:1:1", "n")
 		if err := claimWithValue(t, s, key, "request-1"); err != nil {
 			t.Fatal(err)
@@ -524,15 +525,15 @@ func TestRedisRetriedClaim(t *testing.T) {
 		if err := claimWithValue(t, s, key, "request-1"); err != nil {
 			t.Errorf("the same claim again = %v, want nil (our own write)", err)
 		}
-		if err := claimWithValue(t, s, key, "request-2"); !errors.Is(err, ErrReplayed) {
-			t.Errorf("another claim of the pair = %v, want ErrReplayed", err)
+		if err := claimWithValue(t, s, key, "request-2"); !errors.Is(err, noncestore.ErrReplayed) {
+			t.Errorf("another claim of the pair = %v, want noncestore.ErrReplayed", err)
 		}
 	})
 
 	t.Run("reply lost on the wire", func(t *testing.T) {
 		t.Parallel()
 		proxy := redistest.NewProxy(t, srv.Addr())
-		s := newTestRedis(t, testRedisClient(t, proxy.Addr()), testPrefix(t))
+		s := newTestStore(t, testRedisClient(t, proxy.Addr()), testPrefix(t))
 		// Warm up the connection (and create the marker) first, so the
 		// dropped reply is the claim's.
 		if _, err := s.Claim(t.Context(), "user:1:1", "warm-up", inAMinute()); err != nil {
@@ -545,14 +546,14 @@ func TestRedisRetriedClaim(t *testing.T) {
 		if proxy.Dropped() != 1 {
 			t.Fatalf("the proxy dropped %d replies, want 1", proxy.Dropped())
 		}
-		if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrReplayed) {
-			t.Errorf("replay after the retried claim = %v, want ErrReplayed", err)
+		if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, noncestore.ErrReplayed) {
+			t.Errorf("replay after the retried claim = %v, want noncestore.ErrReplayed", err)
 		}
 	})
 }
 
 // claimAll runs one claim per nonce, all at once, and counts the answers.
-func claimAll(t *testing.T, s *Redis, nonces []string) (ok, replayed int) {
+func claimAll(t *testing.T, s *Store, nonces []string) (ok, replayed int) {
 	t.Helper()
 	start := make(chan struct{})
 	errs := make([]error, len(nonces))
@@ -569,7 +570,7 @@ func claimAll(t *testing.T, s *Redis, nonces []string) (ok, replayed int) {
 		switch {
 		case err == nil:
 			ok++
-		case errors.Is(err, ErrReplayed):
+		case errors.Is(err, noncestore.ErrReplayed):
 			replayed++
 		default:
 			t.Errorf("claim = %v", err)
@@ -583,7 +584,7 @@ func claimAll(t *testing.T, s *Redis, nonces []string) (ok, replayed int) {
 func testConcurrentClaims(t *testing.T, client redis.UniversalClient) {
 	t.Run("200 claims of one pair", func(t *testing.T) {
 		t.Parallel()
-		s := newTestRedis(t, client, testPrefix(t))
+		s := newTestStore(t, client, testPrefix(t))
 		nonces := make([]string, 200)
 		for i := range nonces {
 			nonces[i] = "same"
@@ -594,7 +595,7 @@ func testConcurrentClaims(t *testing.T, client redis.UniversalClient) {
 	})
 	t.Run("200 claims of 50 pairs", func(t *testing.T) {
 		t.Parallel()
-		s := newTestRedis(t, client, testPrefix(t))
+		s := newTestStore(t, client, testPrefix(t))
 		nonces := make([]string, 200)
 		for i := range nonces {
 			nonces[i] = strconv.Itoa(i % 50)
@@ -605,7 +606,7 @@ func testConcurrentClaims(t *testing.T, client redis.UniversalClient) {
 	})
 }
 
-func TestRedisConcurrentClaims(t *testing.T) {
+func TestConcurrentClaims(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	for _, ctxTimeouts := range []bool{true, false} {
@@ -618,11 +619,11 @@ func TestRedisConcurrentClaims(t *testing.T) {
 	}
 }
 
-func TestRedisMaxPending(t *testing.T) {
+func TestMaxPending(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	// A long timeout: the stuck claims must stay queued while we count.
-	s := newTestRedis(t, testRedisClient(t, srv.Addr()), WithRedisTimeout(time.Minute))
+	s := newTestStore(t, testRedisClient(t, srv.Addr()), WithTimeout(time.Minute))
 	srv.Pause()
 
 	// redisRounds claims in flight, stuck; redisMaxPending more queued
@@ -647,40 +648,40 @@ func TestRedisMaxPending(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	_, err := s.Claim(t.Context(), "user:1:1", "one too many", inAMinute())
-	if !errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("claim beyond the queue = %v, want ErrUnavailable at once (not a timeout)", err)
+	if !errors.Is(err, noncestore.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("claim beyond the queue = %v, want noncestore.ErrUnavailable at once (not a timeout)", err)
 	}
 }
 
-func TestRedisPing(t *testing.T) {
+func TestPing(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	client := testRedisClient(t, srv.Addr())
-	if err := newTestRedis(t, client).Ping(t.Context()); err != nil {
+	if err := newTestStore(t, client).Ping(t.Context()); err != nil {
 		t.Errorf("Ping = %v", err)
 	}
 	// A short timeout: go-redis keeps redialling a dead server.
-	s := newTestRedis(t, client, WithRedisTimeout(300*time.Millisecond))
+	s := newTestStore(t, client, WithTimeout(300*time.Millisecond))
 	srv.Kill()
-	if err := s.Ping(t.Context()); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("Ping with the server down = %v, want ErrUnavailable", err)
+	if err := s.Ping(t.Context()); !errors.Is(err, noncestore.ErrUnavailable) {
+		t.Errorf("Ping with the server down = %v, want noncestore.ErrUnavailable", err)
 	}
 }
 
-func TestRedisWaitStandalone(t *testing.T) {
+func TestWaitStandalone(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t) // no replica: WAIT 1 cannot succeed
-	s := newTestRedis(t, testRedisClient(t, srv.Addr()), WithRedisWait(1, 20*time.Millisecond))
-	if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("claim with WAIT 1 and no replica = %v, want ErrUnavailable", err)
+	s := newTestStore(t, testRedisClient(t, srv.Addr()), WithWait(1, 20*time.Millisecond))
+	if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, noncestore.ErrUnavailable) {
+		t.Errorf("claim with WAIT 1 and no replica = %v, want noncestore.ErrUnavailable", err)
 	}
 	// Failing closed does not forget that the pair was written.
-	if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrReplayed) {
-		t.Errorf("second claim = %v, want ErrReplayed", err)
+	if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, noncestore.ErrReplayed) {
+		t.Errorf("second claim = %v, want noncestore.ErrReplayed", err)
 	}
 }
 
-func TestRedisCluster(t *testing.T) {
+func TestCluster(t *testing.T) {
 	t.Parallel()
 	cluster := redistest.StartCluster(t, 3, redistest.WithReplicas(1))
 	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cluster.Addrs(), ContextTimeoutEnabled: true})
@@ -689,7 +690,7 @@ func TestRedisCluster(t *testing.T) {
 	t.Run("claims", func(t *testing.T) {
 		t.Run("concurrent", func(t *testing.T) { testConcurrentClaims(t, client) })
 		t.Run("keys spread over every master", func(t *testing.T) {
-			s := newTestRedis(t, client, testPrefix(t))
+			s := newTestStore(t, client, testPrefix(t))
 			for i := range 30 {
 				if _, err := s.Claim(t.Context(), "user:1:1", strconv.Itoa(i), inAMinute()); err != nil {
 					t.Fatal(err)
@@ -702,29 +703,29 @@ func TestRedisCluster(t *testing.T) {
 			}
 		})
 		t.Run("WAIT 1 with a replica each", func(t *testing.T) {
-			s := newTestRedis(t, client, testPrefix(t), WithRedisWait(1, 5*time.Second))
+			s := newTestStore(t, client, testPrefix(t), WithWait(1, 5*time.Second))
 			for i := range 10 {
 				if _, err := s.Claim(t.Context(), "user:1:1", strconv.Itoa(i), inAMinute()); err != nil {
 					t.Fatalf("claim %d = %v", i, err)
 				}
 			}
-			if _, err := s.Claim(t.Context(), "user:1:1", "0", inAMinute()); !errors.Is(err, ErrReplayed) {
-				t.Errorf("replay = %v, want ErrReplayed", err)
+			if _, err := s.Claim(t.Context(), "user:1:1", "0", inAMinute()); !errors.Is(err, noncestore.ErrReplayed) {
+				t.Errorf("replay = %v, want noncestore.ErrReplayed", err)
 			}
 			if ok, replayed := claimAll(t, s, []string{"a", "b", "c", "a", "b", "c", "d"}); ok != 4 || replayed != 3 {
 				t.Errorf("%d succeeded and %d replayed, want 4 and 3", ok, replayed)
 			}
 		})
 		t.Run("WAIT 2 with one replica each", func(t *testing.T) {
-			s := newTestRedis(t, client, testPrefix(t), WithRedisWait(2, 20*time.Millisecond))
-			if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrUnavailable) {
-				t.Errorf("claim = %v, want ErrUnavailable", err)
+			s := newTestStore(t, client, testPrefix(t), WithWait(2, 20*time.Millisecond))
+			if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, noncestore.ErrUnavailable) {
+				t.Errorf("claim = %v, want noncestore.ErrUnavailable", err)
 			}
 		})
 	})
 
 	// After the subtests above: FLUSHALL wipes every node.
-	s := newTestRedis(t, client)
+	s := newTestStore(t, client)
 	epoch, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
 	if err != nil {
 		t.Fatal(err)
@@ -737,7 +738,7 @@ func TestRedisCluster(t *testing.T) {
 	}
 }
 
-func TestRedisSentinel(t *testing.T) {
+func TestSentinel(t *testing.T) {
 	t.Parallel()
 	g := redistest.StartSentinel(t)
 	client := redis.NewFailoverClient(&redis.FailoverOptions{
@@ -746,22 +747,22 @@ func TestRedisSentinel(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	// WAIT 1: the claim is on the replica before Claim returns, so it
 	// survives the failover below.
-	s := newTestRedis(t, client, WithRedisWait(1, 5*time.Second))
+	s := newTestStore(t, client, WithWait(1, 5*time.Second))
 	epoch, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, ErrReplayed) {
-		t.Errorf("replay = %v, want ErrReplayed", err)
+	if _, err := s.Claim(t.Context(), "user:1:1", "n", inAMinute()); !errors.Is(err, noncestore.ErrReplayed) {
+		t.Errorf("replay = %v, want noncestore.ErrReplayed", err)
 	}
 
 	g.Failover()
 	// The client follows the Sentinel to the new master (after a few
 	// ErrUnavailable while it reconnects); the nonce and the epoch are there.
 	// (Without WAIT now: the old master may not be a replica yet.)
-	s = newTestRedis(t, client)
-	if err := pollClaim(t, s, "user:1:1", "n"); !errors.Is(err, ErrReplayed) {
-		t.Errorf("replay after failover = %v, want ErrReplayed", err)
+	s = newTestStore(t, client)
+	if err := pollClaim(t, s, "user:1:1", "n"); !errors.Is(err, noncestore.ErrReplayed) {
+		t.Errorf("replay after failover = %v, want noncestore.ErrReplayed", err)
 	}
 	e, err := s.Claim(t.Context(), "user:1:1", "after", inAMinute())
 	if err != nil || !e.Equal(epoch) {

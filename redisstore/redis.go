@@ -1,4 +1,4 @@
-package noncestore
+package redisstore
 
 import (
 	"context"
@@ -15,25 +15,26 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/amojwt/amojwt/noncestore"
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultRedisKeyPrefix starts every key the Redis store writes, unless
-// WithRedisKeyPrefix chooses another.
-const DefaultRedisKeyPrefix = "amojwt:nonce:"
+// DefaultKeyPrefix starts every key the Redis store writes, unless
+// WithKeyPrefix chooses another.
+const DefaultKeyPrefix = "amojwt:nonce:"
 
-// DefaultRedisTimeout bounds one Redis store call (Claim or Ping) unless
-// WithRedisTimeout chooses another (SPEC §7: default 250 ms).
-const DefaultRedisTimeout = 250 * time.Millisecond
+// DefaultTimeout bounds one Redis store call (Claim or Ping) unless
+// WithTimeout chooses another (SPEC §7: default 250 ms).
+const DefaultTimeout = 250 * time.Millisecond
 
 // redisMinHold is the shortest time a claim is held, even when until is
 // already past (or past by the Redis server's clock): long enough that
 // concurrent claims of one pair still see each other.
 const redisMinHold = time.Second
 
-// Redis is a Store kept in Redis, shared by every process that uses the
+// Store is a noncestore.Store kept in Redis, shared by every process that uses the
 // same Redis standalone server, Sentinel group or Cluster (SPEC §5). Create
-// it with NewRedis. It is safe for concurrent use and holds no goroutine
+// it with New. It is safe for concurrent use and holds no goroutine
 // while idle, so it needs no Close; close the client when done with it.
 //
 // Each claim is one SET of a fixed-length key (prefix + 32 hex digits of
@@ -48,7 +49,7 @@ const redisMinHold = time.Second
 // Configure Redis with maxmemory-policy noeviction: an evicted nonce key is
 // a replay let through, while a full Redis refuses writes and the store
 // fails closed.
-type Redis struct {
+type Store struct {
 	client  redis.UniversalClient
 	cluster *redis.ClusterClient // client, when it is a Cluster client
 
@@ -72,33 +73,33 @@ type Redis struct {
 	spare   []*redisClaim // an empty slice for pending to reuse
 }
 
-var _ Store = (*Redis)(nil)
+var _ noncestore.Store = (*Store)(nil)
 
-// RedisOption configures NewRedis.
-type RedisOption func(*Redis)
+// Option configures New.
+type Option func(*Store)
 
-// WithRedisKeyPrefix sets the prefix of every key the store writes (default
-// DefaultRedisKeyPrefix): nonce keys are prefix + 32 hex digits, and the
+// WithKeyPrefix sets the prefix of every key the store writes (default
+// DefaultKeyPrefix): nonce keys are prefix + 32 hex digits, and the
 // reset guard's marker is prefix + "epoch". Give each deployment that must
 // not see the other's nonces its own prefix. The prefix must not be empty.
 //
 // The prefix is the operator's; the client's input never adds braces. A
 // prefix that contains a Redis Cluster hash tag ("{...}") sends every key
 // to one hash slot, so one Cluster node holds them all.
-func WithRedisKeyPrefix(prefix string) RedisOption {
-	return func(r *Redis) { r.prefix = prefix }
+func WithKeyPrefix(prefix string) Option {
+	return func(r *Store) { r.prefix = prefix }
 }
 
-// WithRedisTimeout bounds every Claim and Ping (default DefaultRedisTimeout,
+// WithTimeout bounds every Claim and Ping (default DefaultTimeout,
 // SPEC §7). A call that takes longer returns an error wrapping
 // ErrUnavailable and context.DeadlineExceeded; a claim written just as its
 // time ran out stays written (a retry of the same token is then replayed).
 // An earlier deadline on the caller's context wins. Must be positive.
-func WithRedisTimeout(d time.Duration) RedisOption {
-	return func(r *Redis) { r.timeout = d }
+func WithTimeout(d time.Duration) Option {
+	return func(r *Store) { r.timeout = d }
 }
 
-// WithRedisResetGuard turns the reset guard (SPEC §5) on or off; it is on by
+// WithResetGuard turns the reset guard (SPEC §5) on or off; it is on by
 // default for this store.
 //
 // On, the epoch is the Unix time in milliseconds stored in the marker key
@@ -111,48 +112,48 @@ func WithRedisTimeout(d time.Duration) RedisOption {
 // On a Cluster the marker lives on one node: a shard that loses its data
 // alone (a node restarted empty that keeps its slots) is not noticed. Data
 // lost to asynchronous replication at a failover is not noticed either:
-// WithRedisWait covers that.
+// WithWait covers that.
 //
 // Off, Claim returns the zero time and sends only the nonce's SET.
-func WithRedisResetGuard(on bool) RedisOption {
-	return func(r *Redis) { r.guard = on }
+func WithResetGuard(on bool) Option {
+	return func(r *Store) { r.guard = on }
 }
 
-// WithRedisWait makes every claim wait until at least replicas replicas
+// WithWait makes every claim wait until at least replicas replicas
 // have acknowledged it (Redis WAIT numreplicas timeout), for deployments
 // whose nonces must survive a failover. Off by default.
 //
 // A WAIT that reaches fewer replicas within timeout fails closed: the claim
 // returns an error wrapping ErrUnavailable even though the primary recorded
 // it (so a retry of that token is then replayed). timeout must be at least
-// a millisecond and shorter than the store's timeout (WithRedisTimeout),
+// a millisecond and shorter than the store's timeout (WithTimeout),
 // and replicas at least 1. On a Cluster, claims are sent to each key's
 // master directly so the WAIT runs where the write did; during a slot
 // migration such claims fail closed rather than follow the redirect.
-func WithRedisWait(replicas int, timeout time.Duration) RedisOption {
-	return func(r *Redis) { r.waitReplicas, r.waitTimeout = replicas, timeout }
+func WithWait(replicas int, timeout time.Duration) Option {
+	return func(r *Store) { r.waitReplicas, r.waitTimeout = replicas, timeout }
 }
 
-// NewRedis returns a Store kept in Redis through client: a *redis.Client
+// New returns a Store kept in Redis through client: a *redis.Client
 // (standalone, or Sentinel through redis.NewFailoverClient), a
 // *redis.ClusterClient, or whatever redis.NewUniversalClient returns. It
 // does no I/O; Ping checks the connection.
 //
-// Give the client ContextTimeoutEnabled: true (NewRedisClient does): the
+// Give the client ContextTimeoutEnabled: true (NewClient does): the
 // store answers within its timeout either way, but with it a timed-out call
 // also frees its connection at once instead of after the client's
 // ReadTimeout. Leave the client's retries on: claims are written so that a
 // retried round trip whose reply was lost is still the caller's success.
 //
 // It returns an error for a nil client or invalid options.
-func NewRedis(client redis.UniversalClient, opts ...RedisOption) (*Redis, error) {
+func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
-		return nil, errors.New("noncestore: NewRedis: nil client")
+		return nil, errors.New("redisstore: New: nil client")
 	}
-	r := &Redis{
+	r := &Store{
 		client:  client,
-		prefix:  DefaultRedisKeyPrefix,
-		timeout: DefaultRedisTimeout,
+		prefix:  DefaultKeyPrefix,
+		timeout: DefaultTimeout,
 		guard:   true,
 	}
 	r.cluster, _ = client.(*redis.ClusterClient)
@@ -171,12 +172,12 @@ func NewRedis(client redis.UniversalClient, opts ...RedisOption) (*Redis, error)
 	}
 	switch {
 	case r.prefix == "":
-		return nil, errors.New("noncestore: NewRedis: empty key prefix")
+		return nil, errors.New("redisstore: New: empty key prefix")
 	case r.timeout <= 0:
-		return nil, fmt.Errorf("noncestore: NewRedis: timeout %v is not positive", r.timeout)
+		return nil, fmt.Errorf("redisstore: New: timeout %v is not positive", r.timeout)
 	case r.waitReplicas < 0,
 		r.waitReplicas > 0 && (r.waitTimeout < time.Millisecond || r.waitTimeout >= r.timeout):
-		return nil, fmt.Errorf("noncestore: NewRedis: WAIT %d replicas within %v: want replicas >= 1 and 1ms <= timeout < %v",
+		return nil, fmt.Errorf("redisstore: New: WAIT %d replicas within %v: want replicas >= 1 and 1ms <= timeout < %v",
 			r.waitReplicas, r.waitTimeout, r.timeout)
 	}
 	r.marker = r.prefix + "epoch"
@@ -206,8 +207,8 @@ func NewRedis(client redis.UniversalClient, opts ...RedisOption) (*Redis, error)
 //
 // The pair is held until until by the Redis server's clock, and for at
 // least a second in any case. epoch is the reset guard's epoch (see
-// WithRedisResetGuard), or the zero time when the guard is off.
-func (r *Redis) Claim(ctx context.Context, issuer, nonce string, until time.Time) (epoch time.Time, err error) {
+// WithResetGuard), or the zero time when the guard is off.
+func (r *Store) Claim(ctx context.Context, issuer, nonce string, until time.Time) (epoch time.Time, err error) {
 	now := time.Now()
 	if err := ctx.Err(); err != nil {
 		return time.Time{}, redisUnavailable(context.Cause(ctx))
@@ -226,7 +227,7 @@ func (r *Redis) Claim(ctx context.Context, issuer, nonce string, until time.Time
 
 // Ping sends PING and reports whether it was answered within the store's
 // timeout: nil, or an error wrapping ErrUnavailable (for /readyz).
-func (r *Redis) Ping(ctx context.Context) error {
+func (r *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	// In its own goroutine: a client without ContextTimeoutEnabled would
@@ -250,7 +251,7 @@ func (r *Redis) Ping(ctx context.Context) error {
 // apart; the hash gives every key the same length and hides the nonce, and
 // hex has no braces, so a client cannot pick a Cluster slot (SPEC §5).
 // It returns the key and value as strings that share one allocation.
-func (r *Redis) keyValue(issuer, nonce string, value []byte) (string, string) {
+func (r *Store) keyValue(issuer, nonce string, value []byte) (string, string) {
 	var stack [320]byte // room for a 256-byte jti (SPEC §3 row 13) and an issuer
 	b := binary.BigEndian.AppendUint64(stack[:0], uint64(len(issuer)))
 	b = append(b, issuer...)
@@ -278,7 +279,7 @@ const redisKeyHashBytes = 16
 func redisUnavailable(err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: redis: %w: %w", ErrUnavailable, context.DeadlineExceeded, err)
+		return fmt.Errorf("%w: redis: %w: %w", noncestore.ErrUnavailable, context.DeadlineExceeded, err)
 	}
-	return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	return fmt.Errorf("%w: redis: %w", noncestore.ErrUnavailable, err)
 }
