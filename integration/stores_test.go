@@ -41,9 +41,9 @@ func (s *faultyStore) Claim(ctx context.Context, issuer, nonce string, until tim
 	return s.Store.Claim(ctx, issuer, nonce, until)
 }
 
-func (s *faultyStore) Ping(ctx context.Context) error {
+func (s *faultyStore) Ping(ctx context.Context) (time.Time, error) {
 	if s.fail.Load() {
-		return s.err
+		return time.Time{}, s.err
 	}
 	return s.Store.Ping(ctx)
 }

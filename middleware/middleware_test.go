@@ -70,7 +70,9 @@ func (failingStore) Claim(context.Context, string, string, time.Time) (time.Time
 	return time.Time{}, fmt.Errorf("%w: dial tcp 127.0.0.1:6379: connection refused", noncestore.ErrUnavailable)
 }
 
-func (failingStore) Ping(context.Context) error { return noncestore.ErrUnavailable }
+func (failingStore) Ping(context.Context) (time.Time, error) {
+	return time.Time{}, noncestore.ErrUnavailable
+}
 
 // whoami answers 200 with "issuer user-id nonce" of the principal, or
 // "anonymous".

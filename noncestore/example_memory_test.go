@@ -61,7 +61,8 @@ func ExampleWithCapacity() {
 	fmt.Println(status(err))
 	_, err = store.Claim(ctx, "user:1:1", "a", until)
 	fmt.Println(status(err))
-	fmt.Println("ready:", store.Ping(ctx) == nil)
+	_, err = store.Ping(ctx)
+	fmt.Println("ready:", err == nil)
 	// Output:
 	// 200
 	// 503

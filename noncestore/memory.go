@@ -63,9 +63,9 @@ const (
 // this file (callers get Memory.errFull).
 var errMemNoRoom = errors.New("noncestore: memory store has no room")
 
-// MemoryOption configures a Memory store; NewMemory applies the options in
-// order and returns the first error one of them reports.
-type MemoryOption func(*memConfig) error
+// MemoryOption configures a Memory store. Options only record settings;
+// NewMemory checks them together and reports the first invalid one.
+type MemoryOption func(*memConfig)
 
 type memConfig struct {
 	capacity   int
@@ -91,26 +91,14 @@ type memConfig struct {
 // for 48 nonces: 1.25 KB). The shards add 64 bytes per 4096 of capacity (at
 // least 4 KB) up front.
 func WithCapacity(n int) MemoryOption {
-	return func(c *memConfig) error {
-		if n <= 0 {
-			return fmt.Errorf("noncestore: WithCapacity(%d): capacity must be positive", n)
-		}
-		c.capacity = n
-		return nil
-	}
+	return func(c *memConfig) { c.capacity = n }
 }
 
 // WithClock sets the wall clock the store reads to decide which nonces have
 // expired and, with the reset guard on, its epoch; the default is time.Now.
 // Tests use it to move time without sleeping. A nil clock is an error.
 func WithClock(now func() time.Time) MemoryOption {
-	return func(c *memConfig) error {
-		if now == nil {
-			return errors.New("noncestore: WithClock(nil): clock must not be nil")
-		}
-		c.clock = now
-		return nil
-	}
+	return func(c *memConfig) { c.clock = now }
 }
 
 // WithResetGuard turns the reset guard of SPEC §5 on or off; it is off by
@@ -119,10 +107,7 @@ func WithClock(now func() time.Time) MemoryOption {
 // used before the process started (and so before this store remembered
 // anything) is refused. With it off, Claim returns the zero time.Time.
 func WithResetGuard(on bool) MemoryOption {
-	return func(c *memConfig) error {
-		c.resetGuard = on
-		return nil
-	}
+	return func(c *memConfig) { c.resetGuard = on }
 }
 
 // Memory is a Store that keeps nonces in this process (SPEC §5): the default
@@ -165,9 +150,13 @@ var _ Store = (*Memory)(nil)
 func NewMemory(opts ...MemoryOption) (*Memory, error) {
 	c := memConfig{capacity: DefaultMemoryCapacity, clock: time.Now}
 	for _, o := range opts {
-		if err := o(&c); err != nil {
-			return nil, err
-		}
+		o(&c)
+	}
+	switch {
+	case c.capacity <= 0:
+		return nil, fmt.Errorf("noncestore: NewMemory: capacity %d is not positive (WithCapacity)", c.capacity)
+	case c.clock == nil:
+		return nil, errors.New("noncestore: NewMemory: nil clock (WithClock)")
 	}
 	now := c.clock()
 	shardBits := min(max(bits.Len(uint(c.capacity-1)/memShardLoad), memMinShardBits), memMaxShardBits)
@@ -219,12 +208,14 @@ func (m *Memory) Claim(_ context.Context, issuer, nonce string, until time.Time)
 // Ping returns nil while the store can take a new nonce, and the error
 // Claim would return (wrapping ErrUnavailable) while it is full of live
 // nonces, so a readiness probe reports a full store. Like such a claim, it
-// first reclaims expired nonces if there is no room. ctx is not used.
-func (m *Memory) Ping(_ context.Context) error {
+// first reclaims expired nonces if there is no room. epoch is Claim's: the
+// store's creation time with the reset guard on, else the zero time. ctx
+// is not used.
+func (m *Memory) Ping(_ context.Context) (epoch time.Time, err error) {
 	if m.pool.Load() > 0 || m.reclaim(m.tick(m.clock()), 0) {
-		return nil
+		return m.epoch, nil
 	}
-	return m.errFull
+	return m.epoch, m.errFull
 }
 
 // memKey is the keyed 128-bit hash of an (issuer, nonce) pair.

@@ -50,7 +50,7 @@ func newMemTest(t testing.TB, t0 time.Time, opts ...MemoryOption) (*Memory, *mem
 	}
 	c := memConfig{capacity: DefaultMemoryCapacity}
 	for _, o := range opts {
-		_ = o(&c) // NewMemory accepted them
+		o(&c)
 	}
 	t.Cleanup(func() { checkMemInvariants(t, m, c.capacity) })
 	return m, clock
@@ -336,17 +336,17 @@ func TestMemoryPing(t *testing.T) {
 	t.Parallel()
 	m, clock := newMemTest(t, memT0, WithCapacity(1))
 	ctx := context.Background()
-	if err := m.Ping(ctx); err != nil {
+	if _, err := m.Ping(ctx); err != nil {
 		t.Fatalf("Ping empty = %v", err)
 	}
 	if _, err := m.Claim(ctx, "i", "a", memT0.Add(10*time.Second)); err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
-	if err := m.Ping(ctx); !errors.Is(err, ErrUnavailable) {
+	if _, err := m.Ping(ctx); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Ping full = %v, want ErrUnavailable", err)
 	}
 	clock.Advance(11 * time.Second)
-	if err := m.Ping(ctx); err != nil {
+	if _, err := m.Ping(ctx); err != nil {
 		t.Fatalf("Ping after expiry = %v, want nil", err)
 	}
 }

@@ -50,6 +50,10 @@ type Store interface {
 	Claim(ctx context.Context, issuer, nonce string, until time.Time) (epoch time.Time, err error)
 
 	// Ping reports whether the store can take claims now: nil, or an error
-	// wrapping ErrUnavailable. Readiness probes (/readyz) call it.
-	Ping(ctx context.Context) error
+	// wrapping ErrUnavailable. It returns the epoch as Claim would, and a
+	// store that has no epoch yet, or finds that it lost its memory,
+	// starts one then, as a Claim would: a server pings its store when it
+	// starts and in readiness probes (/readyz), and so knows from when on
+	// the tokens signed pass the reset guard (SPEC §5).
+	Ping(ctx context.Context) (epoch time.Time, err error)
 }

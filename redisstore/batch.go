@@ -25,6 +25,7 @@ type redisSlot struct {
 	pipe      redis.Pipeliner // reused by every round in the slot
 	lone      redisClaim      // the claim of a round of one, sent by its own caller
 	loneBatch [1]*redisClaim  // &lone, as a batch
+	ctx       roundCtx        // the context of the slot's round (see exchange)
 }
 
 // redisMaxPending bounds the claims waiting for a pipeline. When Redis
@@ -46,11 +47,12 @@ type redisClaim struct {
 	value    string // unique per claim: tells our own earlier write from a replay
 	until    time.Time
 	deadline time.Time
-	done     chan struct{} // capacity 1: one signal per use, answer ready or lead (nil for the lone claim)
-	timer    *time.Timer   // the caller's deadline while queued; stopped between uses
-	state    atomic.Int32  // redisWaiting, redisAbandoned or redisLeading
-	lead     []*redisClaim // set with redisLeading: the batch this caller must send
-	slot     *redisSlot    // set with redisLeading: the slot to send it in
+	values   context.Context // the caller's context, for its values only
+	done     chan struct{}   // capacity 1: one signal per use, answer ready or lead (nil for the lone claim)
+	timer    *time.Timer     // the caller's deadline while queued; stopped between uses
+	state    atomic.Int32    // redisWaiting, redisAbandoned or redisLeading
+	lead     []*redisClaim   // set with redisLeading: the batch this caller must send
+	slot     *redisSlot      // set with redisLeading: the slot to send it in
 
 	set   *redis.StatusCmd // the claim's SET NX, once sent
 	get   *redis.StringCmd // the GET of a key that SET found held
@@ -69,9 +71,9 @@ var redisClaims = sync.Pool{New: func() any {
 }}
 
 // newQueuedClaim returns a claim, fresh or recycled, ready to be queued.
-func newQueuedClaim(key, value string, until, deadline time.Time) *redisClaim {
+func newQueuedClaim(ctx context.Context, key, value string, until, deadline time.Time) *redisClaim {
 	c := redisClaims.Get().(*redisClaim)
-	c.key, c.value, c.until, c.deadline = key, value, until, deadline
+	c.key, c.value, c.until, c.deadline, c.values = key, value, until, deadline, ctx
 	c.state.Store(redisWaiting)
 	return c
 }
@@ -79,7 +81,7 @@ func newQueuedClaim(key, value string, until, deadline time.Time) *redisClaim {
 // release returns c to redisClaims. Its caller must have taken its one
 // signal, and c must be in no batch (see wait).
 func (c *redisClaim) release() {
-	c.key, c.value = "", ""
+	c.key, c.value, c.values = "", "", nil
 	c.until, c.deadline, c.epoch = time.Time{}, time.Time{}, time.Time{}
 	c.lead, c.slot, c.set, c.get, c.fail, c.err = nil, nil, nil, nil, nil, nil
 	redisClaims.Put(c)
@@ -116,9 +118,9 @@ func (r *Store) claim(ctx context.Context, key, value string, until, deadline ti
 		r.free = r.free[:n-1]
 		r.mu.Unlock()
 		if !r.async {
-			return r.claimAlone(s, key, value, until, deadline)
+			return r.claimAlone(ctx, s, key, value, until, deadline)
 		}
-		c := newQueuedClaim(key, value, until, deadline)
+		c := newQueuedClaim(ctx, key, value, until, deadline)
 		go r.run(s, []*redisClaim{c})
 		return r.wait(ctx, c)
 	}
@@ -126,7 +128,7 @@ func (r *Store) claim(ctx context.Context, key, value string, until, deadline ti
 		r.mu.Unlock()
 		return time.Time{}, fmt.Errorf("%w: redis: %d claims already waiting", noncestore.ErrUnavailable, redisMaxPending)
 	}
-	c := newQueuedClaim(key, value, until, deadline)
+	c := newQueuedClaim(ctx, key, value, until, deadline)
 	if r.pending == nil {
 		r.pending, r.spare = r.spare, nil
 	}
@@ -137,10 +139,10 @@ func (r *Store) claim(ctx context.Context, key, value string, until, deadline ti
 
 // claimAlone sends a claim as the lone claim of slot s, which the caller
 // has taken, then passes s on.
-func (r *Store) claimAlone(s *redisSlot, key, value string, until, deadline time.Time) (time.Time, error) {
+func (r *Store) claimAlone(ctx context.Context, s *redisSlot, key, value string, until, deadline time.Time) (time.Time, error) {
 	c := &s.lone
-	c.key, c.value, c.until, c.deadline = key, value, until, deadline
-	r.exchange(s, s.loneBatch[:], deadline)
+	c.key, c.value, c.until, c.deadline, c.values = key, value, until, deadline, ctx
+	r.exchange(s, s.loneBatch[:], c)
 	epoch, err := c.epoch, c.err
 	*c = redisClaim{} // before next: the slot's next holder may use lone at once
 	r.next(s)         // not async: s is freed or handed to a queued caller, never returned
@@ -271,7 +273,7 @@ func (r *Store) send(s *redisSlot, batch []*redisClaim) []*redisClaim {
 	// out of time are answered so, in case their caller is still there.
 	now := time.Now()
 	live := batch[:0]
-	var deadline time.Time
+	var last *redisClaim
 	for _, c := range batch {
 		switch {
 		case c.state.Load() == redisAbandoned:
@@ -280,22 +282,26 @@ func (r *Store) send(s *redisSlot, batch []*redisClaim) []*redisClaim {
 			r.wake(c)
 		default:
 			live = append(live, c)
-			if c.deadline.After(deadline) {
-				deadline = c.deadline
+			if last == nil || c.deadline.After(last.deadline) {
+				last = c
 			}
 		}
 	}
 	if len(live) > 0 {
-		r.exchange(s, live, deadline)
+		r.exchange(s, live, last)
 	}
 	return live
 }
 
 // exchange sends claims, whose callers are all still waiting, in the round
-// trips that send describes, through slot s's pipeline, ending at deadline
-// at the latest, and sets each one's answer.
-func (r *Store) exchange(s *redisSlot, claims []*redisClaim, deadline time.Time) {
-	ctx := r.deadlineCtx(deadline)
+// trips that send describes, through slot s's pipeline, and sets each one's
+// answer. The round ends at lead's deadline at the latest, the latest of
+// the claims', and carries the values of lead's context: go-redis hooks
+// (tracing, metrics) see the context of the caller whose deadline bounds
+// the round, which for a lone claim is its own caller's.
+func (r *Store) exchange(s *redisSlot, claims []*redisClaim, lead *redisClaim) {
+	s.ctx = roundCtx{redisDeadline: r.deadlineCtx(lead.deadline), values: lead.values}
+	ctx := &s.ctx
 	var round redisRound
 	switch {
 	case len(claims) == 1 && !r.guard && r.waitReplicas == 0:
@@ -333,6 +339,7 @@ func (r *Store) exchange(s *redisSlot, claims []*redisClaim, deadline time.Time)
 	for _, c := range claims {
 		c.epoch, c.err = epoch, r.result(c, epochErr)
 	}
+	s.ctx = roundCtx{} // keeps no caller's context alive
 }
 
 // pipeline sends, in one round trip through p, the claims' SETs, then
@@ -508,7 +515,7 @@ const redisDeadlineGrain = time.Millisecond
 // redisDeadlineGrain. A context with a deadline costs a timer and a few
 // allocations, a tenth of a lone claim's client time; pipelines sent one
 // after another mostly share one.
-func (r *Store) deadlineCtx(d time.Time) context.Context {
+func (r *Store) deadlineCtx(d time.Time) *redisDeadline {
 	d = d.Truncate(redisDeadlineGrain)
 	if cur := r.deadline.Load(); cur != nil && cur.at.Equal(d) {
 		return cur
@@ -518,6 +525,16 @@ func (r *Store) deadlineCtx(d time.Time) context.Context {
 	r.deadline.Store(ctx)
 	return ctx
 }
+
+// roundCtx is the context a round is sent with: a shared deadline, and the
+// values of one caller's context. A caller's cancellation does not end it:
+// the round carries other callers' claims.
+type roundCtx struct {
+	*redisDeadline
+	values context.Context
+}
+
+func (c *roundCtx) Value(key any) any { return c.values.Value(key) }
 
 // redisDeadline is a context that ends at a deadline and cannot be
 // cancelled before, so that pipelines can share it.

@@ -32,9 +32,9 @@ const DefaultTimeout = 250 * time.Millisecond
 // concurrent claims of one pair still see each other.
 const redisMinHold = time.Second
 
-// Store is a noncestore.Store kept in Redis, shared by every process that uses the
-// same Redis standalone server, Sentinel group or Cluster (SPEC §5). Create
-// it with New. It is safe for concurrent use and holds no goroutine
+// Store is a noncestore.Store kept in Redis, shared by every process that
+// uses the same Redis standalone server, Sentinel group or Cluster (SPEC §5).
+// Create it with New. It is safe for concurrent use and holds no goroutine
 // while idle, so it needs no Close; close the client when done with it.
 //
 // Each claim is one SET of a fixed-length key (prefix + 32 hex digits of
@@ -53,12 +53,8 @@ type Store struct {
 	client  redis.UniversalClient
 	cluster *redis.ClusterClient // client, when it is a Cluster client
 
-	prefix       string
-	marker       string // the reset guard's epoch key: prefix + "epoch"
-	timeout      time.Duration
-	guard        bool
-	waitReplicas int
-	waitTimeout  time.Duration
+	config
+	marker string // the reset guard's epoch key: prefix + "epoch"
 
 	valuePrefix string // random per store: claim values never repeat
 	seq         atomic.Uint64
@@ -75,8 +71,18 @@ type Store struct {
 
 var _ noncestore.Store = (*Store)(nil)
 
-// Option configures New.
-type Option func(*Store)
+// Option configures New. Options only record settings; New checks them
+// together and reports the first invalid one.
+type Option func(*config)
+
+// config is what the options set.
+type config struct {
+	prefix       string
+	timeout      time.Duration
+	guard        bool
+	waitReplicas int
+	waitTimeout  time.Duration
+}
 
 // WithKeyPrefix sets the prefix of every key the store writes (default
 // DefaultKeyPrefix): nonce keys are prefix + 32 hex digits, and the
@@ -87,7 +93,7 @@ type Option func(*Store)
 // prefix that contains a Redis Cluster hash tag ("{...}") sends every key
 // to one hash slot, so one Cluster node holds them all.
 func WithKeyPrefix(prefix string) Option {
-	return func(r *Store) { r.prefix = prefix }
+	return func(c *config) { c.prefix = prefix }
 }
 
 // WithTimeout bounds every Claim and Ping (default DefaultTimeout,
@@ -96,7 +102,7 @@ func WithKeyPrefix(prefix string) Option {
 // time ran out stays written (a retry of the same token is then replayed).
 // An earlier deadline on the caller's context wins. Must be positive.
 func WithTimeout(d time.Duration) Option {
-	return func(r *Store) { r.timeout = d }
+	return func(c *config) { c.timeout = d }
 }
 
 // WithResetGuard turns the reset guard (SPEC §5) on or off; it is on by
@@ -116,7 +122,7 @@ func WithTimeout(d time.Duration) Option {
 //
 // Off, Claim returns the zero time and sends only the nonce's SET.
 func WithResetGuard(on bool) Option {
-	return func(r *Store) { r.guard = on }
+	return func(c *config) { c.guard = on }
 }
 
 // WithWait makes every claim wait until at least replicas replicas
@@ -131,7 +137,7 @@ func WithResetGuard(on bool) Option {
 // master directly so the WAIT runs where the write did; during a slot
 // migration such claims fail closed rather than follow the redirect.
 func WithWait(replicas int, timeout time.Duration) Option {
-	return func(r *Store) { r.waitReplicas, r.waitTimeout = replicas, timeout }
+	return func(c *config) { c.waitReplicas, c.waitTimeout = replicas, timeout }
 }
 
 // New returns a Store kept in Redis through client: a *redis.Client
@@ -147,40 +153,34 @@ func WithWait(replicas int, timeout time.Duration) Option {
 //
 // It returns an error for a nil client or invalid options.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
-	if client == nil {
+	c := config{prefix: DefaultKeyPrefix, timeout: DefaultTimeout, guard: true}
+	for _, o := range opts {
+		o(&c)
+	}
+	switch {
+	case client == nil:
 		return nil, errors.New("redisstore: New: nil client")
+	case c.prefix == "":
+		return nil, errors.New("redisstore: New: empty key prefix")
+	case c.timeout <= 0:
+		return nil, fmt.Errorf("redisstore: New: timeout %v is not positive", c.timeout)
+	case c.waitReplicas < 0,
+		c.waitReplicas > 0 && (c.waitTimeout < time.Millisecond || c.waitTimeout >= c.timeout):
+		return nil, fmt.Errorf("redisstore: New: WAIT %d replicas within %v: want replicas >= 1 and 1ms <= timeout < %v",
+			c.waitReplicas, c.waitTimeout, c.timeout)
 	}
-	r := &Store{
-		client:  client,
-		prefix:  DefaultKeyPrefix,
-		timeout: DefaultTimeout,
-		guard:   true,
-	}
+	r := &Store{client: client, config: c, marker: c.prefix + "epoch"}
 	r.cluster, _ = client.(*redis.ClusterClient)
-	switch c := client.(type) {
+	switch cl := client.(type) {
 	case *redis.Client:
-		r.async = !c.Options().ContextTimeoutEnabled
+		r.async = !cl.Options().ContextTimeoutEnabled
 	case *redis.ClusterClient:
-		r.async = !c.Options().ContextTimeoutEnabled
+		r.async = !cl.Options().ContextTimeoutEnabled
 	case *redis.Ring:
-		r.async = !c.Options().ContextTimeoutEnabled
+		r.async = !cl.Options().ContextTimeoutEnabled
 	default:
 		r.async = true
 	}
-	for _, o := range opts {
-		o(r)
-	}
-	switch {
-	case r.prefix == "":
-		return nil, errors.New("redisstore: New: empty key prefix")
-	case r.timeout <= 0:
-		return nil, fmt.Errorf("redisstore: New: timeout %v is not positive", r.timeout)
-	case r.waitReplicas < 0,
-		r.waitReplicas > 0 && (r.waitTimeout < time.Millisecond || r.waitTimeout >= r.timeout):
-		return nil, fmt.Errorf("redisstore: New: WAIT %d replicas within %v: want replicas >= 1 and 1ms <= timeout < %v",
-			r.waitReplicas, r.waitTimeout, r.timeout)
-	}
-	r.marker = r.prefix + "epoch"
 	for i := range r.slots {
 		s := &r.slots[i]
 		s.pipe = client.Pipeline()
@@ -225,24 +225,46 @@ func (r *Store) Claim(ctx context.Context, issuer, nonce string, until time.Time
 	return r.claim(ctx, key, value, until, deadline)
 }
 
-// Ping sends PING and reports whether it was answered within the store's
-// timeout: nil, or an error wrapping ErrUnavailable (for /readyz).
-func (r *Store) Ping(ctx context.Context) error {
+// Ping reports whether Redis answers within the store's timeout: nil, or
+// an error wrapping ErrUnavailable. With the reset guard on, it reads the
+// marker and returns the epoch (SPEC §5), creating the marker as a claim
+// would when it is missing: a server that pings the store when it starts
+// (and in readiness probes) establishes the epoch of a fresh or flushed
+// Redis then, not at the first token. With the guard off it sends PING and
+// returns the zero time.
+func (r *Store) Ping(ctx context.Context) (epoch time.Time, err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	// In its own goroutine: a client without ContextTimeoutEnabled would
 	// otherwise hold us until its own ReadTimeout.
-	done := make(chan error, 1)
-	go func() { done <- r.client.Ping(ctx).Err() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return redisUnavailable(err)
-		}
-		return nil
-	case <-ctx.Done():
-		return redisUnavailable(context.Cause(ctx))
+	type answer struct {
+		epoch time.Time
+		err   error
 	}
+	done := make(chan answer, 1)
+	go func() {
+		epoch, err := r.ping(ctx)
+		done <- answer{epoch, err}
+	}()
+	select {
+	case a := <-done:
+		return a.epoch, a.err
+	case <-ctx.Done():
+		return time.Time{}, redisUnavailable(context.Cause(ctx))
+	}
+}
+
+// ping is Ping's round trips, without its own bound.
+func (r *Store) ping(ctx context.Context) (time.Time, error) {
+	if !r.guard {
+		if err := r.client.Ping(ctx).Err(); err != nil {
+			return time.Time{}, redisUnavailable(err)
+		}
+		return time.Time{}, nil
+	}
+	round := redisRound{marker: r.client.Get(ctx, r.marker)}
+	r.check(ctx, nil, &round)
+	return r.epoch(&round)
 }
 
 // keyValue derives the Redis key of a pair: the prefix, then the first 128

@@ -264,7 +264,7 @@ func TestTimeout(t *testing.T) {
 		if elapsed := time.Since(start); elapsed > timeout+5*time.Second {
 			t.Errorf("claim on a stalled server took %v with a %v timeout", elapsed, timeout)
 		}
-		if err := s.Ping(t.Context()); !errors.Is(err, noncestore.ErrUnavailable) {
+		if _, err := s.Ping(t.Context()); !errors.Is(err, noncestore.ErrUnavailable) {
 			t.Errorf("Ping on a stalled server = %v, want noncestore.ErrUnavailable", err)
 		}
 		srv.Resume()
@@ -274,7 +274,7 @@ func TestTimeout(t *testing.T) {
 		if err := pollClaim(t, s, "user:1:1", "after"); err != nil {
 			t.Errorf("claim after Resume = %v, want nil", err)
 		}
-		if err := retryUnavailable(func() error { return s.Ping(t.Context()) }); err != nil {
+		if err := retryUnavailable(func() error { _, err := s.Ping(t.Context()); return err }); err != nil {
 			t.Errorf("Ping after Resume = %v", err)
 		}
 	})
@@ -392,7 +392,7 @@ func TestServerKilled(t *testing.T) {
 	if _, err := s.Claim(t.Context(), "user:1:1", "n2", inAMinute()); !errors.Is(err, noncestore.ErrUnavailable) {
 		t.Errorf("claim with the server down = %v, want noncestore.ErrUnavailable", err)
 	}
-	if err := s.Ping(t.Context()); !errors.Is(err, noncestore.ErrUnavailable) {
+	if _, err := s.Ping(t.Context()); !errors.Is(err, noncestore.ErrUnavailable) {
 		t.Errorf("Ping with the server down = %v, want noncestore.ErrUnavailable", err)
 	}
 
@@ -657,13 +657,13 @@ func TestPing(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	client := testRedisClient(t, srv.Addr())
-	if err := newTestStore(t, client).Ping(t.Context()); err != nil {
+	if _, err := newTestStore(t, client).Ping(t.Context()); err != nil {
 		t.Errorf("Ping = %v", err)
 	}
 	// A short timeout: go-redis keeps redialling a dead server.
 	s := newTestStore(t, client, WithTimeout(300*time.Millisecond))
 	srv.Kill()
-	if err := s.Ping(t.Context()); !errors.Is(err, noncestore.ErrUnavailable) {
+	if _, err := s.Ping(t.Context()); !errors.Is(err, noncestore.ErrUnavailable) {
 		t.Errorf("Ping with the server down = %v, want noncestore.ErrUnavailable", err)
 	}
 }
@@ -767,5 +767,101 @@ func TestSentinel(t *testing.T) {
 	e, err := s.Claim(t.Context(), "user:1:1", "after", inAMinute())
 	if err != nil || !e.Equal(epoch) {
 		t.Errorf("claim after failover = %v, %v; want nil and epoch %v", e, err, epoch)
+	}
+}
+
+// traceKey is the key of a value a caller puts in its context, as a
+// tracing library puts its span.
+type traceKey struct{}
+
+// traceHook records the traceKey value of the context of every command and
+// pipeline the client sends.
+type traceHook struct {
+	mu   sync.Mutex
+	seen []any
+}
+
+func (h *traceHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *traceHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.record(ctx)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *traceHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.record(ctx)
+		return next(ctx, cmds)
+	}
+}
+
+func (h *traceHook) record(ctx context.Context) {
+	h.mu.Lock()
+	h.seen = append(h.seen, ctx.Value(traceKey{}))
+	h.mu.Unlock()
+}
+
+// take returns the values recorded since the last take.
+func (h *traceHook) take() []any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	seen := h.seen
+	h.seen = nil
+	return seen
+}
+
+// TestCallerContextValues: the values of the caller's context (a tracing
+// span) reach go-redis hooks, for a lone claim, for claims batched
+// together (each round carries one of its callers' values) and for Ping,
+// whether the store sends from the caller's goroutine or its own.
+func TestCallerContextValues(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	for _, ctxTimeouts := range []bool{true, false} {
+		for _, guard := range []bool{true, false} {
+			t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v/guard=%v", ctxTimeouts, guard), func(t *testing.T) {
+				t.Parallel()
+				client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: ctxTimeouts})
+				t.Cleanup(func() { client.Close() })
+				hook := new(traceHook)
+				client.AddHook(hook)
+				s := newTestStore(t, client, testPrefix(t), WithResetGuard(guard))
+
+				ctx := context.WithValue(t.Context(), traceKey{}, "span-lone")
+				if _, err := s.Ping(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Claim(ctx, "user:1:1", "lone", inAMinute()); err != nil {
+					t.Fatal(err)
+				}
+				seen := hook.take()
+				if len(seen) == 0 {
+					t.Fatal("no command reached the hook")
+				}
+				for _, v := range seen {
+					if v != "span-lone" {
+						t.Errorf("a hook saw %v, want span-lone: every command %v", v, seen)
+					}
+				}
+
+				var wg sync.WaitGroup
+				for i := range 50 {
+					wg.Go(func() {
+						ctx := context.WithValue(t.Context(), traceKey{}, fmt.Sprint("span-", i))
+						if _, err := s.Claim(ctx, "user:1:1", strconv.Itoa(i), inAMinute()); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				for _, v := range hook.take() {
+					if s, ok := v.(string); !ok || !strings.HasPrefix(s, "span-") {
+						t.Errorf("a round of concurrent claims reached the hook with %v, want one of its callers' spans", v)
+					}
+				}
+			})
+		}
 	}
 }

@@ -364,10 +364,13 @@ func (v *Verifier) lookup(ctx context.Context, issuer []byte) (heldKey, *Error) 
 	return heldKey{key: key, hmacKey: []byte(key.Secret), userID: key.UserID()}, nil
 }
 
-// claim records the nonce until exp + leeway, the last moment the token
-// could be accepted (SPEC §5).
+// claim records the nonce until the first instant at which the token is
+// refused as expired (SPEC §3 row 9, §5). Row 9 compares whole seconds,
+// floor(now), so that instant is trunc(exp) + leeway rounded up to a whole
+// second: every store, whatever its precision, then holds the nonce for as
+// long as the token is accepted, fractional leeways included.
 func (v *Verifier) claim(ctx context.Context, p *Principal, t times, d *Decision) *Error {
-	until := secondsToTime(math.Trunc(t.exp) + v.leeway)
+	until := secondsToTime(math.Ceil(math.Trunc(t.exp) + v.leeway))
 	var start time.Time
 	if v.observer != nil {
 		start = time.Now()

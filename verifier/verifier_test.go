@@ -26,7 +26,7 @@ func (s *countingStore) Claim(context.Context, string, string, time.Time) (time.
 	return time.Time{}, s.err
 }
 
-func (s *countingStore) Ping(context.Context) error { return s.err }
+func (s *countingStore) Ping(context.Context) (time.Time, error) { return time.Time{}, s.err }
 
 // brokenKeys fails every lookup as a database that is down would.
 type brokenKeys struct{}

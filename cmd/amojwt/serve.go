@@ -190,10 +190,16 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 		return err
 	}
 	defer closeStore()
-	if err := store.Ping(ctx); err != nil {
+	// The first Ping establishes the store's epoch (SPEC §5) now, not at
+	// the first token: /readyz then says 503 until tokens signed from now
+	// on pass the reset guard.
+	if epoch, err := store.Ping(ctx); err != nil {
 		// Not fatal: requests fail closed (503) until the store answers,
 		// and /readyz says so.
 		logger.Warn("amojwt nonce store unreachable; jti-bearing tokens get 503 until it answers", "error", err)
+	} else if wait := guardWait(epoch, time.Now(), c.leeway); wait > 0 && !c.allowReuse {
+		logger.Info("amojwt nonce store epoch is recent: jti-bearing tokens signed before the reset guard lapses are refused, and /readyz answers 503 until then",
+			"epoch", epoch, "lapses_in", wait)
 	}
 	v, err := newVerifier(c, keys, store, m.observe)
 	if err != nil {
@@ -352,7 +358,7 @@ func newHandler(v *verifier.Verifier, store noncestore.Store, c *serveConfig, lo
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
 	})
-	mux.Handle("/readyz", readyz(store, logger))
+	mux.Handle("/readyz", readyz(store, !c.allowReuse, c.leeway, time.Now, logger))
 	mux.Handle("/metrics", m.handler(logger))
 	mux.Handle("/auth", newForwardAuthHandler(v, c, logger, m))
 	if c.upstream != "" {

@@ -68,3 +68,37 @@ func TestServeRedisBadURL(t *testing.T) {
 		t.Errorf("error %v, want a usage error about --redis without the password", err)
 	}
 }
+
+// TestServeFreshRedisReadiness is a CI job's start: a Redis never used, a
+// server started on it, a wait for /readyz, then a token. The server
+// establishes the store's epoch when it starts, says 503 while the reset
+// guard (SPEC §5) would refuse tokens signed then, and says ready once a
+// token signed from then on is accepted: the first one is.
+func TestServeFreshRedisReadiness(t *testing.T) {
+	t.Parallel()
+	redis := redistest.Start(t)
+	start := time.Now()
+	s := startServer(t, "--demo", "--redis", "redis://"+redis.Addr(), "--leeway", "1500ms", "--store-timeout", "5s")
+	if got := redis.Do("EXISTS", "amojwt:nonce:epoch"); got != "1" {
+		t.Errorf("the store's epoch was not established at start (EXISTS = %s)", got)
+	}
+	resp, body := s.get(t, "GET", "/readyz", "")
+	if resp.StatusCode != 503 || body != `{"status":"starting"}` || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("/readyz at once: %d %s, Retry-After %q; want 503 starting", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+	deadline := start.Add(15 * time.Second)
+	for {
+		resp, body := s.get(t, "GET", "/readyz", "")
+		if resp.StatusCode == 200 {
+			break
+		}
+		if body != `{"status":"starting"}` || time.Now().After(deadline) {
+			t.Fatalf("/readyz %v after start: %d %s", time.Since(start), resp.StatusCode, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("ready %v after start", time.Since(start).Round(time.Millisecond))
+	if resp, body := s.get(t, "GET", "/api/v5/accounts/profile/", "JWT "+token(t, "first-after-ready")); resp.StatusCode != 200 {
+		t.Errorf("a token signed once ready: %d %s, want 200", resp.StatusCode, body)
+	}
+}
