@@ -227,42 +227,55 @@ func (l *lockedBuffer) String() string {
 // until /healthz answers 200, and returns its base URL. Cleanup kills it.
 func startServe(t *testing.T, bin string, args ...string) string {
 	t.Helper()
+	return startServeProcess(t, bin, args...).base
+}
+
+// serveProcess is a running `amojwt serve`.
+type serveProcess struct {
+	base   string // http://addr
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once it has exited
+	logs   *lockedBuffer // its stdout and stderr
+}
+
+// startServeProcess is startServe, returning the process so that a test
+// can signal it and wait for it to exit.
+func startServeProcess(t *testing.T, bin string, args ...string) *serveProcess {
+	t.Helper()
 	const attempts = 3 // a free port can be taken between probe and bind
 	for range attempts {
 		addr := freeAddr(t)
-		var logs lockedBuffer
-		cmd := exec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
-		cmd.Env = serveEnv()
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		cmd.SysProcAttr = sysProcAttr()
-		if err := cmd.Start(); err != nil {
+		p := &serveProcess{base: "http://" + addr, exited: make(chan struct{}), logs: new(lockedBuffer)}
+		p.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
+		p.cmd.Env = serveEnv()
+		p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+		p.cmd.SysProcAttr = sysProcAttr()
+		if err := p.cmd.Start(); err != nil {
 			t.Fatalf("starting amojwt serve: %v", err)
 		}
-		exited := make(chan struct{})
 		go func() {
-			_ = cmd.Wait()
-			close(exited)
+			_ = p.cmd.Wait()
+			close(p.exited)
 		}()
 		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			<-exited
+			_ = p.cmd.Process.Kill()
+			<-p.exited
 			if t.Failed() {
-				t.Logf("amojwt serve %s output:\n%s", strings.Join(args, " "), logs.String())
+				t.Logf("amojwt serve %s output:\n%s", strings.Join(args, " "), p.logs.String())
 			}
 		})
-		base := "http://" + addr
-		if waitHealthy(base, exited) {
-			return base
+		if waitHealthy(p.base, p.exited) {
+			return p
 		}
 		select {
-		case <-exited:
-			t.Logf("amojwt serve exited early (retrying on another port):\n%s", logs.String())
+		case <-p.exited:
+			t.Logf("amojwt serve exited early (retrying on another port):\n%s", p.logs.String())
 		default:
-			t.Fatalf("amojwt serve %s: /healthz not ready within 15 s:\n%s", strings.Join(args, " "), logs.String())
+			t.Fatalf("amojwt serve %s: /healthz not ready within 15 s:\n%s", strings.Join(args, " "), p.logs.String())
 		}
 	}
 	t.Fatalf("amojwt serve did not start in %d attempts", attempts)
-	return ""
+	return nil
 }
 
 // serveEnv is this process's environment without AMOJWT_* variables, so

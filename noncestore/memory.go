@@ -2,16 +2,18 @@ package noncestore
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/dchest/siphash"
 )
 
 // DefaultMemoryCapacity is the number of live nonces a Memory store holds
@@ -63,6 +65,9 @@ const (
 // this file (callers get Memory.errFull).
 var errMemNoRoom = errors.New("noncestore: memory store has no room")
 
+// errMemClosed answers every call on a closed Memory store.
+var errMemClosed = fmt.Errorf("%w: memory store closed", ErrUnavailable)
+
 // MemoryOption configures a Memory store. Options only record settings;
 // NewMemory checks them together and reports the first invalid one.
 type MemoryOption func(*memConfig)
@@ -71,6 +76,7 @@ type memConfig struct {
 	capacity   int
 	clock      func() time.Time
 	resetGuard bool
+	stateFile  string
 }
 
 // WithCapacity sets the most live nonces (claimed and not yet expired) the
@@ -111,14 +117,22 @@ func WithResetGuard(on bool) MemoryOption {
 }
 
 // Memory is a Store that keeps nonces in this process (SPEC §5): the default
-// store, for one process. It is safe for concurrent use and needs no Close.
+// store, for one process. It is safe for concurrent use. It needs no Close,
+// unless it keeps its nonces across restarts in a state file
+// (WithStateFile): then Close saves them.
 //
-// It keeps no strings: an (issuer, nonce) pair is held as a 128-bit hash
-// under a random per-store key, with the issuer's length hashed first so
+// It keeps no strings: an (issuer, nonce) pair is held as its SipHash-2-4
+// 128-bit hash (github.com/dchest/siphash), a pseudorandom function keyed
+// by 128 random bits per store, with the issuer's length hashed first so
 // that pairs never collide across issuers by construction ("a:b"+"c" is not
-// "a"+"b:c"), and neither hash values nor storage places can be predicted or
-// chosen by clients. Two pairs colliding by chance (odds about 2^-128) would
-// make the second look replayed: a false 401, never a replay let through.
+// "a"+"b:c"). Without the key, which never leaves the process but in the
+// state file (WithStateFile), clients can neither predict hash values nor
+// choose where entries go, so they cannot flood one shard or one probe
+// sequence (hash flooding); SipHash was designed for exactly that, and,
+// unlike the runtime's hash, its key can be saved with the nonces and used
+// again by the next process. Two pairs colliding by chance (odds about
+// 2^-128) would make the second look replayed: a false 401, never a replay
+// let through.
 //
 // Expiry is kept in whole seconds, rounded up: a pair is held while the
 // clock reads at most until, and forgotten within a second after. The store
@@ -129,15 +143,17 @@ func WithResetGuard(on bool) MemoryOption {
 // waits for a sweep of the store: a shard's lock is held for at most 0.1 to
 // 0.2 ms, the time to grow a full shard.
 type Memory struct {
-	shards  []memShard
-	shift   uint // a key's shard is its first word >> shift
-	seeds   [2]maphash.Seed
-	clock   func() time.Time
-	base    int64 // Unix seconds, a second before creation: ticks count from it
-	epoch   time.Time
-	errFull error
-	_       [64]byte     // keeps the fields above, read by every claim, off the line below
-	pool    atomic.Int64 // capacity no shard holds as quota
+	shards    []memShard
+	shift     uint   // a key's shard is its first word >> shift
+	k0, k1    uint64 // the SipHash key
+	clock     func() time.Time
+	base      int64 // Unix seconds, a second before creation: ticks count from it
+	epoch     time.Time
+	errFull   error
+	stateFile string
+	closed    atomic.Bool  // set by Close: claims are refused
+	_         [64]byte     // keeps the fields above, read by every claim, off the line below
+	pool      atomic.Int64 // capacity no shard holds as quota
 	// fullUntil is the tick before which the store is known to be full of
 	// live nonces (see reclaim).
 	fullUntil atomic.Uint32
@@ -145,8 +161,10 @@ type Memory struct {
 
 var _ Store = (*Memory)(nil)
 
-// NewMemory returns an empty Memory store configured by opts. It returns an
-// error, and no store, if an option is invalid.
+// NewMemory returns a Memory store configured by opts: empty, or holding
+// the nonces of its state file (WithStateFile). It returns an error, and no
+// store, if an option is invalid or the state file cannot be read (see
+// WithStateFile).
 func NewMemory(opts ...MemoryOption) (*Memory, error) {
 	c := memConfig{capacity: DefaultMemoryCapacity, clock: time.Now}
 	for _, o := range opts {
@@ -161,13 +179,16 @@ func NewMemory(opts ...MemoryOption) (*Memory, error) {
 	now := c.clock()
 	shardBits := min(max(bits.Len(uint(c.capacity-1)/memShardLoad), memMinShardBits), memMaxShardBits)
 	m := &Memory{
-		shards:  make([]memShard, 1<<shardBits),
-		shift:   uint(64 - shardBits),
-		seeds:   [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		clock:   c.clock,
-		base:    now.Unix() - 1,
-		errFull: fmt.Errorf("%w: memory store full (%d live nonces)", ErrUnavailable, c.capacity),
+		shards:    make([]memShard, 1<<shardBits),
+		shift:     uint(64 - shardBits),
+		clock:     c.clock,
+		base:      now.Unix() - 1,
+		errFull:   fmt.Errorf("%w: memory store full (%d live nonces)", ErrUnavailable, c.capacity),
+		stateFile: c.stateFile,
 	}
+	var key [16]byte
+	_, _ = rand.Read(key[:]) // crypto/rand.Read never fails
+	m.k0, m.k1 = binary.LittleEndian.Uint64(key[:8]), binary.LittleEndian.Uint64(key[8:])
 	if c.resetGuard {
 		m.epoch = now.Round(0)
 	}
@@ -175,6 +196,11 @@ func NewMemory(opts ...MemoryOption) (*Memory, error) {
 	for i := range m.shards {
 		m.shards[i].minExp.Store(math.MaxUint32)
 		m.shards[i].roundMin = math.MaxUint32
+	}
+	if c.stateFile != "" {
+		if err := m.load(now, c.capacity); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }
@@ -187,11 +213,14 @@ func NewMemory(opts ...MemoryOption) (*Memory, error) {
 // It allocates only when a shard's table grows, or for an issuer and nonce
 // over 504 bytes together.
 func (m *Memory) Claim(_ context.Context, issuer, nonce string, until time.Time) (epoch time.Time, err error) {
-	k := m.key(issuer, nonce)
+	return m.epoch, m.claimKey(m.key(issuer, nonce), m.tick(m.clock()), m.expiry(until))
+}
+
+// claimKey claims the pair whose key is k at tick now until tick exp.
+func (m *Memory) claimKey(k memKey, now, exp uint32) error {
 	first := k.shard(m.shift)
 	s := &m.shards[first]
-	now, exp := m.tick(m.clock()), m.expiry(until)
-	err = m.claimIn(s, k, now, exp)
+	err := m.claimIn(s, k, now, exp)
 	// Another claim may take what reclaim frees first: retry, boundedly.
 	for range memRetries {
 		if err != errMemNoRoom || !m.reclaim(now, first) {
@@ -202,7 +231,7 @@ func (m *Memory) Claim(_ context.Context, issuer, nonce string, until time.Time)
 	if err == errMemNoRoom {
 		err = m.errFull
 	}
-	return m.epoch, err
+	return err
 }
 
 // Ping returns nil while the store can take a new nonce, and the error
@@ -212,6 +241,9 @@ func (m *Memory) Claim(_ context.Context, issuer, nonce string, until time.Time)
 // store's creation time with the reset guard on, else the zero time. ctx
 // is not used.
 func (m *Memory) Ping(_ context.Context) (epoch time.Time, err error) {
+	if m.closed.Load() {
+		return m.epoch, errMemClosed
+	}
 	if m.pool.Load() > 0 || m.reclaim(m.tick(m.clock()), 0) {
 		return m.epoch, nil
 	}
@@ -232,8 +264,9 @@ func (m *Memory) key(issuer, nonce string) (k memKey) {
 	var buf [memKeyBuf]byte // a longer message moves to the heap
 	msg := binary.LittleEndian.AppendUint64(buf[:0], uint64(len(issuer)))
 	msg = append(append(msg, issuer...), nonce...)
-	binary.LittleEndian.PutUint64(k[:8], maphash.Bytes(m.seeds[0], msg))
-	binary.LittleEndian.PutUint64(k[8:], maphash.Bytes(m.seeds[1], msg))
+	h0, h1 := siphash.Hash128(m.k0, m.k1, msg)
+	binary.LittleEndian.PutUint64(k[:8], h0)
+	binary.LittleEndian.PutUint64(k[8:], h1)
 	return k
 }
 
@@ -257,6 +290,11 @@ func (m *Memory) expiry(until time.Time) uint32 {
 func (m *Memory) claimIn(s *memShard, k memKey, now, exp uint32) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if m.closed.Load() {
+		// Read under the lock: once Close has taken and released every
+		// shard's lock, no claim changes a table.
+		return errMemClosed
+	}
 	err := s.claim(m, k, now, exp)
 	if spare := s.quota - s.used; spare > 2*memQuotaBatch {
 		m.pool.Add(int64(spare - memQuotaBatch))

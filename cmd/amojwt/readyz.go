@@ -44,7 +44,7 @@ func readyz(store noncestore.Store, guard bool, leeway time.Duration, now func()
 			return
 		}
 		if wait := guardWait(epoch, now(), leeway); guard && wait > 0 {
-			logger.LogAttrs(ctx, slog.LevelInfo, "amojwt not ready: the nonce store's reset guard refuses jti-bearing tokens signed before it lapses",
+			logger.LogAttrs(ctx, slog.LevelDebug, "amojwt not ready: the nonce store's reset guard refuses jti-bearing tokens signed before it lapses",
 				slog.Time("epoch", epoch), slog.Duration("lapses_in", wait))
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			w.WriteHeader(http.StatusServiceUnavailable)

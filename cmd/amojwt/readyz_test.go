@@ -79,7 +79,8 @@ func TestReadyzAnswers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var logs bytes.Buffer
-			h := readyz(tt.store, tt.guard, tt.leeway, func() time.Time { return now }, slog.New(slog.NewTextHandler(&logs, nil)))
+			h := readyz(tt.store, tt.guard, tt.leeway, func() time.Time { return now },
+				slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 			if rec.Code != tt.status || rec.Body.String() != tt.body || rec.Header().Get("Retry-After") != tt.retryAfter {

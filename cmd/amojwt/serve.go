@@ -76,7 +76,7 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 	fs.DurationVar(&c.storeTimeout, "store-timeout", redisstore.DefaultTimeout, "with --redis: bound on one nonce store call; a slower store answers 503 (SPEC §7)")
 	fs.BoolVar(&c.trustForwarded, "trust-forwarded-headers", false, "only behind a proxy that overwrites these headers: /auth logs the method, URI and client the proxy reports (X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-IP or X-Forwarded-For); --upstream keeps the client's X-Forwarded-For")
 	fs.BoolVar(&c.mockAMO, "mock-amo", false, "also serve the add-on submission API that web-ext sign uses (files are returned unchanged, NOT signed)")
-	fs.StringVar(&c.dataDir, "data-dir", "", "with --mock-amo: keep uploads, add-ons and versions in this directory across restarts (default: in memory)")
+	fs.StringVar(&c.dataDir, "data-dir", "", "keep state in this directory across restarts (default: in memory): the memory store's nonces (saved at SIGINT/SIGTERM, so a restart opens no replay window) and, with --mock-amo, uploads, add-ons and versions")
 	fs.DurationVar(&c.processingDelay, "mock-amo-processing-delay", 0, "with --mock-amo: time before an upload's validation result shows")
 	fs.DurationVar(&c.reviewDelay, "mock-amo-review-delay", 0, "with --mock-amo: time before a new version's file turns public (or disabled)")
 	return &ffcli.Command{
@@ -102,8 +102,11 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 			"  the caller's next upload or version.\n" +
 			"Without --redis, nonces are remembered in memory: a restart forgets them, so a\n" +
 			"jti-bearing token used before it can be replayed until it expires unless\n" +
-			"--reset-guard is on. With --redis, every instance shares them and the reset guard\n" +
-			"is always on (it acts only when Redis itself lost its data).\n" +
+			"--reset-guard is on. With --data-dir, a stop by SIGINT or SIGTERM saves them and\n" +
+			"the next start loads them; a start that finds none saved (a crash) applies the\n" +
+			"reset guard by itself. With --redis, every instance shares them and the reset guard\n" +
+			"is always on (it acts only when Redis itself lost its data). While the guard would\n" +
+			"refuse tokens signed now, /readyz answers 503 {\"status\":\"starting\"}.\n" +
 			"One log line per authentication decision goes to stderr; SIGINT or SIGTERM\n" +
 			"stops the server after the requests in flight.",
 		FlagSet:   fs,
@@ -143,8 +146,10 @@ func (c *serveConfig) check() error {
 		}
 	}
 	switch {
-	case !c.mockAMO && (c.dataDir != "" || c.processingDelay != 0 || c.reviewDelay != 0):
-		return usageError{"serve: --data-dir, --mock-amo-processing-delay and --mock-amo-review-delay need --mock-amo"}
+	case !c.mockAMO && (c.processingDelay != 0 || c.reviewDelay != 0):
+		return usageError{"serve: --mock-amo-processing-delay and --mock-amo-review-delay need --mock-amo"}
+	case c.dataDir != "" && c.redis != "" && !c.mockAMO:
+		return usageError{"serve: --data-dir keeps the memory store's nonces and --mock-amo's state: with --redis it needs --mock-amo"}
 	case c.processingDelay < 0 || c.reviewDelay < 0:
 		return usageError{"serve: --mock-amo-processing-delay and --mock-amo-review-delay must not be negative"}
 	case c.mockAMO && c.upstream != "":
@@ -185,11 +190,17 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 	if err != nil {
 		return err
 	}
-	store, closeStore, err := newNonceStore(c)
+	store, closeStore, err := newNonceStore(c, logger)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	// Deferred before the server's shutdown: it runs after the requests
+	// in flight are done, and a memory store with --data-dir saves then.
+	defer func() {
+		if err := closeStore(); err != nil {
+			logger.Error("amojwt nonce store not saved: the next start treats this stop as a crash (SPEC §5)", "error", err)
+		}
+	}()
 	// The first Ping establishes the store's epoch (SPEC §5) now, not at
 	// the first token: /readyz then says 503 until tokens signed from now
 	// on pass the reset guard.
@@ -273,47 +284,11 @@ func loadKeys(c *serveConfig) (verifier.KeyStore, error) {
 	return kf, nil
 }
 
-// storeName names the nonce store for the log, without the Redis URL,
-// which may hold a password.
-func storeName(c *serveConfig) string {
-	if c.redis != "" {
-		return "redis"
-	}
-	return "memory"
-}
-
 func keysSource(c *serveConfig) string {
 	if c.demo {
 		return "demo"
 	}
 	return c.keysFile
-}
-
-// newNonceStore returns the store the verifier records jti values in (SPEC
-// §5) and a function that releases it. It is the one place that picks a
-// store: Redis with --redis (its reset guard on), else the in-memory store
-// bounded by --memory-capacity, with the reset guard when --reset-guard is
-// given.
-func newNonceStore(c *serveConfig) (noncestore.Store, func(), error) {
-	if c.redis != "" {
-		client, err := redisstore.NewClient(c.redis)
-		if err != nil {
-			return nil, nil, usageError{"serve: --redis: " + err.Error()}
-		}
-		r, err := redisstore.New(client,
-			redisstore.WithKeyPrefix(c.redisKeyPrefix),
-			redisstore.WithTimeout(c.storeTimeout))
-		if err != nil {
-			client.Close()
-			return nil, nil, usageError{"serve: " + err.Error()}
-		}
-		return r, func() { _ = client.Close() }, nil
-	}
-	m, err := noncestore.NewMemory(noncestore.WithResetGuard(c.resetGuard), noncestore.WithCapacity(c.memoryCapacity))
-	if err != nil {
-		return nil, nil, fmt.Errorf("serve: nonce store: %w", err)
-	}
-	return m, func() {}, nil
 }
 
 // newVerifier returns the verifier c configures over keys and store, which

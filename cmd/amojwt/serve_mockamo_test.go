@@ -27,7 +27,7 @@ func TestServeMockAMOFlags(t *testing.T) {
 		{name: "flags", args: []string{"--demo", "--mock-amo", "--data-dir", "d", "--mock-amo-processing-delay", "2s", "--mock-amo-review-delay", "1m"}},
 		{name: "environment", env: map[string]string{"AMOJWT_DEMO": "1", "AMOJWT_MOCK_AMO": "true", "AMOJWT_DATA_DIR": "d",
 			"AMOJWT_MOCK_AMO_PROCESSING_DELAY": "2s", "AMOJWT_MOCK_AMO_REVIEW_DELAY": "1m"}},
-		{name: "data dir without --mock-amo", args: []string{"--demo", "--data-dir", "d"}, wantErr: "need --mock-amo"},
+		{name: "data dir with --redis, without --mock-amo", args: []string{"--demo", "--redis", "redis://127.0.0.1:1", "--data-dir", "d"}, wantErr: "needs --mock-amo"},
 		{name: "review delay without --mock-amo", args: []string{"--demo", "--mock-amo-review-delay", "1s"}, wantErr: "need --mock-amo"},
 		{name: "negative delay", args: []string{"--demo", "--mock-amo", "--mock-amo-processing-delay", "-1s"}, wantErr: "must not be negative"},
 		{name: "with --upstream", args: []string{"--demo", "--mock-amo", "--upstream", "http://127.0.0.1:1"}, wantErr: "give one of them"},
