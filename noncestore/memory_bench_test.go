@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"hash/maphash"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -16,6 +15,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/dchest/siphash"
 )
 
 // memBenchTTL is how long each benchmark nonce is held: a token's 300 s
@@ -109,13 +110,13 @@ func BenchmarkMemoryClaim(b *testing.B) {
 // one zero page, always in cache), and a read that hashes a nonce and reads
 // the word the hash picks, as a claim does besides its own logic.
 type memControl struct {
-	words []uint64
-	seed  maphash.Seed
+	words  []uint64
+	k0, k1 uint64 // a SipHash key, as the store's
 }
 
 func newMemControl(bytes int) *memControl {
-	f := &memControl{words: make([]uint64, bytes/8), seed: maphash.MakeSeed()}
 	rng := rand.New(rand.NewPCG(1, 2))
+	f := &memControl{words: make([]uint64, bytes/8), k0: rng.Uint64(), k1: rng.Uint64()}
 	for i := range f.words {
 		f.words[i] = rng.Uint64() | 1 // never zero
 	}
@@ -123,20 +124,22 @@ func newMemControl(bytes int) *memControl {
 }
 
 func (f *memControl) read(nonce string) uint64 {
-	return f.words[maphash.String(f.seed, nonce)%uint64(len(f.words))]
+	h, _ := siphash.Hash128(f.k0, f.k1, []byte(nonce))
+	return f.words[h%uint64(len(f.words))]
 }
 
 // BenchmarkMemoryClaimVsFloor tells a claim's own cost from the cost of
 // the memory it reads. In turns of memFloorTurn each, which take turns
 // going first, it claims fresh nonces in a store holding a steady number of
-// live nonces (as BenchmarkMemoryClaim), and makes the reads such a claim
-// cannot do without, the floor: it hashes a nonce, reads the shard the hash
-// picks, and reads one slot of that shard's table. Each floor read's place
+// live nonces (as BenchmarkMemoryClaim), and does the work such a claim
+// cannot do without, the floor: it hashes a pair as the store does (its
+// keyed SipHash), reads the shard the hash picks, and reads one slot of
+// that shard's table. Each floor read's place
 // depends on the slot read before, as each claim waits for the one before
 // (the shard lock's atomic instructions order claims). It reports claim-ns
 // and floor-ns per operation and their difference, over-floor-ns: the
-// store's own work (its hashing beyond the floor's one hash, locking,
-// probing, reclaiming; ns/op is per turn of both, 2*memFloorTurn
+// store's own work (locking, probing, reclaiming; ns/op is per turn of
+// both, 2*memFloorTurn
 // operations), and the tables' size at the end (table-MB). Once the tables
 // outgrow the caches, the floor grows with the latency of memory, and the
 // claim with it.
@@ -145,7 +148,6 @@ func BenchmarkMemoryClaimVsFloor(b *testing.B) {
 	for _, size := range memBenchSizes {
 		b.Run(size.name, func(b *testing.B) {
 			m, _, c := newMemBench(b, size.live)
-			seed := maphash.MakeSeed()
 			buf := make([]byte, 0, 32)
 			var last, sum uint64
 			n := 0
@@ -160,7 +162,8 @@ func BenchmarkMemoryClaimVsFloor(b *testing.B) {
 					for range memFloorTurn {
 						n++
 						buf = strconv.AppendInt(append(buf[:0], "floor-"...), int64(n), 36)
-						h := maphash.String(seed, string(buf)) ^ last
+						k := m.key("user:12345:67", string(buf))
+						h := binary.LittleEndian.Uint64(k[:8]) ^ last
 						s := &m.shards[h>>m.shift]
 						last = uint64(s.slots[h&uint64(len(s.slots)-1)].exp) & 1
 						sum += last

@@ -7,7 +7,10 @@
 // ships here; the Redis store, shared by every process that talks to the
 // same Redis standalone server, Sentinel group or Cluster, is package
 // github.com/amojwt/amojwt/redisstore, so that a program that does not use
-// Redis links no Redis client.
+// Redis links no Redis client. The memory store can keep its nonces across
+// a graceful restart in a state file (WithStateFile). Package
+// noncestore/storetest is the conformance suite every store passes; run it
+// on a store of your own.
 package noncestore
 
 import (
@@ -36,8 +39,11 @@ type Store interface {
 	// Claim records (issuer, nonce) until the wall-clock time until.
 	//
 	// It returns nil if the pair was not held, ErrReplayed if it was, or an
-	// error wrapping ErrUnavailable. The pair must be held at least until
-	// until; after it, the store may forget it. issuer and nonce are
+	// error wrapping ErrUnavailable. until is the first instant at which
+	// the verifier refuses the token as expired (a whole second, SPEC §5):
+	// the pair must be held at every instant before it; from it on, the
+	// store may forget it. Package storetest checks all of this for any
+	// Store. issuer and nonce are
 	// arbitrary client-supplied bytes: they must not collide across issuers
 	// ("a:b"+"c" is not "a"+"b:c") and must not choose where the entry is
 	// stored.

@@ -111,7 +111,9 @@ func TestFlawedStore(t *testing.T) {
 	}
 	h := tableHarness
 	h.New = func(_ *testing.T, clock *storetest.Clock) noncestore.Store { return newStore(clock) }
-	h.Reset = func(_ *testing.T, _ noncestore.Store, clock *storetest.Clock) noncestore.Store { return newStore(clock) }
+	h.Reset = func(_ *testing.T, _ noncestore.Store, clock *storetest.Clock) noncestore.Store {
+		return newStore(clock)
+	}
 	h.Break = func(_ *testing.T, s noncestore.Store) {
 		fs := s.(*flawedStore)
 		fs.mu.Lock()
