@@ -111,7 +111,9 @@ func WithClock(now func() time.Time) MemoryOption {
 // default for the memory store. With it on, Claim returns the store's
 // creation time as the epoch, so a jti-bearing token that could have been
 // used before the process started (and so before this store remembered
-// anything) is refused. With it off, Claim returns the zero time.Time.
+// anything) is refused. With it off, Claim returns the zero time.Time. With
+// a state file (WithStateFile), the epoch comes from the file, or is the
+// creation time when there is none, whatever this option says.
 func WithResetGuard(on bool) MemoryOption {
 	return func(c *memConfig) { c.resetGuard = on }
 }

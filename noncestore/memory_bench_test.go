@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"hash/maphash"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -450,4 +451,60 @@ func BenchmarkMemoryShardHold(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkMemoryKeyHash is what the store's keyed hash costs a claim, in
+// turns with the hash it replaced, which could not be saved with the
+// nonces: two hash/maphash sums under random per-process seeds. Each turn
+// hashes memHashTurn pairs of BenchmarkMemoryClaim's shape (its issuer, a
+// fresh nonce) each way; it reports sip-ns and maphash-ns per pair (both
+// include making the nonce's string) and their difference, delta-ns, the
+// time the change adds to every claim (ns/op is per turn of both).
+func BenchmarkMemoryKeyHash(b *testing.B) {
+	const memHashTurn = 256
+	m, err := NewMemory()
+	if err != nil {
+		b.Fatal(err)
+	}
+	seeds := [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+	var buf [memKeyBuf]byte
+	var sum uint64
+	n := 0
+	nonce := func() string {
+		n++
+		return string(strconv.AppendInt(append(buf[:0:16], "prefill-"...), int64(n), 36))
+	}
+	var spent [2]time.Duration
+	sides := [2]func(){
+		func() {
+			for range memHashTurn {
+				k := m.key("user:12345:67", nonce())
+				sum += binary.LittleEndian.Uint64(k[:8])
+			}
+		},
+		func() {
+			for range memHashTurn {
+				msg := binary.LittleEndian.AppendUint64(buf[16:16], uint64(len("user:12345:67")))
+				msg = append(append(msg, "user:12345:67"...), nonce()...)
+				sum += maphash.Bytes(seeds[0], msg) ^ maphash.Bytes(seeds[1], msg)
+			}
+		},
+	}
+	first := 0
+	for b.Loop() {
+		for k := range sides {
+			side := (first + k) % len(sides)
+			start := time.Now()
+			sides[side]()
+			spent[side] += time.Since(start)
+		}
+		first ^= 1
+	}
+	if sum == 0 {
+		b.Fatal("no hash was used")
+	}
+	ops := float64(b.N * memHashTurn)
+	b.ReportMetric(float64(spent[0])/ops, "sip-ns")
+	b.ReportMetric(float64(spent[1])/ops, "maphash-ns")
+	b.ReportMetric(float64(spent[0]-spent[1])/ops, "delta-ns")
 }
