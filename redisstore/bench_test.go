@@ -22,7 +22,9 @@ import (
 // nonce for every operation, and sequential, 16 and 64 concurrent callers.
 // Round trips on a shared machine drift between runs: compare medians of
 // several runs, and the paired ratios of BenchmarkClaimVsRaw and
-// BenchmarkClaimParallelVsRaw.
+// BenchmarkClaimParallelVsRaw, which also run go-redis's own autopipeliner
+// beside the store's batcher (see autoPipelineClaim; README, "Why the
+// store batches claims itself").
 //
 //	go test -run XXX -bench . -benchmem -count 6 ./redisstore/
 
