@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/amojwt/amojwt/mockamo"
+	"github.com/amojwt/amojwt/mockamo/internal/ziptest"
 )
 
 // TestSubmissionErrors sends each faulty request to a mock where user A
@@ -16,10 +17,10 @@ func TestSubmissionErrors(t *testing.T) {
 	h := newHarness(t, mockamo.WithLimits(mockamo.Limits{MaxUploadBytes: 2048}))
 	h.submit(authA, "exist@example.com", "1.0")
 	ready := func(id, version string) string {
-		return h.upload(authA, "unlisted", zipOf(t, "manifest.json", manifest(id, version)))
+		return h.upload(authA, "unlisted", ziptest.Of(t, "manifest.json", manifest(id, version)))
 	}
 	invalid := h.upload(authA, "unlisted", []byte("not a zip"))
-	otherUsers := h.upload(authB, "unlisted", zipOf(t, "manifest.json", manifest("b@example.com", "1.0")))
+	otherUsers := h.upload(authB, "unlisted", ziptest.Of(t, "manifest.json", manifest("b@example.com", "1.0")))
 	noUUID := "0123456789abcdef0123456789abcdef"
 	version := func(upload any) map[string]any { return map[string]any{"version": map[string]any{"upload": upload}} }
 
@@ -113,7 +114,7 @@ func TestSubmissionErrors(t *testing.T) {
 			string(jsonBody(t, version(ready("exist@example.com", "1.0")))), 409, `{"version":["Version 1.0 already exists."]}`},
 		{"put: listed version of an add-on without metadata", "PUT", "/api/v5/addons/addon/exist@example.com/", authA, "application/json",
 			string(jsonBody(t, map[string]any{"version": map[string]any{"license": "MIT",
-				"upload": h.upload(authA, "listed", zipOf(t, "manifest.json", manifest("exist@example.com", "5.0")))}})), 400,
+				"upload": h.upload(authA, "listed", ziptest.Of(t, "manifest.json", manifest("exist@example.com", "5.0")))}})), 400,
 			`{"version":{"non_field_errors":["Add-on metadata is required to be set to create a listed version: ['summary', 'categories']."]}}`},
 		{"put: metadata only", "PUT", "/api/v5/addons/addon/exist@example.com/", authA, "application/json", `{"summary":"Now with a summary"}`, 200, ""},
 		{"put: new add-on without version", "PUT", "/api/v5/addons/addon/fresh@example.com/", authA, "application/json", `{}`, 400,
@@ -153,7 +154,7 @@ func TestSubmissionErrors(t *testing.T) {
 func TestUploadRequestErrors(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, mockamo.WithLimits(mockamo.Limits{MaxUploadBytes: 1024}))
-	small := zipOf(t, "manifest.json", manifest("", "1.0"))
+	small := ziptest.Of(t, "manifest.json", manifest("", "1.0"))
 	tests := []struct {
 		name       string
 		fields     map[string]string

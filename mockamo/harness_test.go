@@ -1,7 +1,6 @@
 package mockamo_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"mime/multipart"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/amojwt/amojwt/internal/jwttest"
 	"github.com/amojwt/amojwt/mockamo"
+	"github.com/amojwt/amojwt/mockamo/internal/ziptest"
 )
 
 // Reusable tokens (no jti) of two users: A is user 543210, B is user 7.
@@ -123,7 +123,7 @@ type submitted struct {
 // creates its version with PUT, as web-ext does.
 func (h *harness) submit(auth, guid, version string) submitted {
 	h.t.Helper()
-	uuid := h.upload(auth, "unlisted", zipOf(h.t, "manifest.json", manifest(guid, version)))
+	uuid := h.upload(auth, "unlisted", ziptest.Of(h.t, "manifest.json", manifest(guid, version)))
 	rec := h.put(auth, guid, map[string]any{"version": map[string]any{"upload": uuid}})
 	if rec.Code != http.StatusCreated && rec.Code != http.StatusOK {
 		h.t.Fatalf("PUT %s: %d %s", guid, rec.Code, rec.Body)
@@ -142,26 +142,6 @@ func manifest(id, version string) string {
 	}
 	b, _ := json.Marshal(m)
 	return string(b)
-}
-
-// zipOf returns a zip archive of name, content pairs.
-func zipOf(t testing.TB, pairs ...string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for i := 0; i+1 < len(pairs); i += 2 {
-		w, err := zw.Create(pairs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte(pairs[i+1])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // multipartBody builds a multipart/form-data body with text fields and,

@@ -11,7 +11,7 @@ import (
 // endpoint it needs a valid token, and it only affects the caller.
 func (a *api) armFailUpload(w http.ResponseWriter, _ *http.Request, p *verifier.Principal) {
 	a.s.FailNextUpload(p.UserID)
-	writeJSONStatus(w, http.StatusOK, "", struct {
+	writeJSONStatus(w, http.StatusOK, struct {
 		FailNextUpload bool  `json:"fail_next_upload"`
 		UserID         int64 `json:"user_id"`
 	}{true, p.UserID})
@@ -22,7 +22,7 @@ func (a *api) armFailUpload(w http.ResponseWriter, _ *http.Request, p *verifier.
 // Submissions.RejectNextReview).
 func (a *api) armRejectReview(w http.ResponseWriter, _ *http.Request, p *verifier.Principal) {
 	a.s.RejectNextReview(p.UserID)
-	writeJSONStatus(w, http.StatusOK, "", struct {
+	writeJSONStatus(w, http.StatusOK, struct {
 		RejectNextReview bool  `json:"reject_next_review"`
 		UserID           int64 `json:"user_id"`
 	}{true, p.UserID})

@@ -12,6 +12,12 @@
 // end to end against it; see Submissions. The mock never signs anything:
 // the "signed" file it serves is the upload, unchanged, with
 // NotSignedHeader.
+//
+// This package is the HTTP side of the mock: routing, reading requests,
+// rendering AMO's bodies, and turning errors into AMO's statuses (in one
+// place, writeError). The submission simulator itself (state, rules,
+// persistence, archive validation) lives under mockamo/internal and is
+// reached only through Submissions, its options and Limits.
 package mockamo
 
 import (
@@ -87,7 +93,8 @@ func WithSubmissions(s *Submissions) Option {
 //     NotSignedHeader), GET /firefox/downloads/source/<version id>, and the
 //     knobs POST /__mockamo/fail-next-upload and
 //     /__mockamo/reject-next-review (for the caller's next upload or
-//     version);
+//     version). A caller without a user id gets 403 on all of them (SPEC
+//     §8), and a request that would store more than Limits allow 413;
 //   - any other path: 404 {"detail":"Not found."} without authentication,
 //     as Django resolves URLs before any view runs. A path without its
 //     final slash is not found (AMO would redirect a GET to the slash).
@@ -142,7 +149,7 @@ func checkBaseURL(base string) string {
 }
 
 func notFound(w http.ResponseWriter, _ *http.Request) {
-	middleware.WriteDetail(w, http.StatusNotFound, "Not found.")
+	writeDetail(w, http.StatusNotFound, detailNotFound)
 }
 
 // allowed is DRF's Allow header for a GET-only APIView: Django adds HEAD
@@ -159,5 +166,5 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 // is allow.
 func methodNotAllowedAllow(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
-	middleware.WriteDetail(w, http.StatusMethodNotAllowed, `Method "`+strings.ToUpper(r.Method)+`" not allowed.`)
+	writeDetail(w, http.StatusMethodNotAllowed, `Method "`+strings.ToUpper(r.Method)+`" not allowed.`)
 }

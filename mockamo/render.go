@@ -3,6 +3,9 @@ package mockamo
 import (
 	"strconv"
 	"time"
+
+	"github.com/amojwt/amojwt/mockamo/internal/sim"
+	"github.com/amojwt/amojwt/mockamo/internal/xpi"
 )
 
 func formatID(id int64) string { return strconv.FormatInt(id, 10) }
@@ -12,29 +15,29 @@ func formatTime(t time.Time) string { return t.UTC().Format(DateTimeFormat) }
 
 // uploadBody is AMO's upload detail object (FileUploadSerializer).
 type uploadBody struct {
-	UUID       string      `json:"uuid"`
-	Channel    string      `json:"channel"`
-	Processed  bool        `json:"processed"`
-	Submitted  bool        `json:"submitted"`
-	URL        string      `json:"url"`
-	Valid      bool        `json:"valid"`
-	Validation *validation `json:"validation"`
-	Version    *string     `json:"version"`
+	UUID       string          `json:"uuid"`
+	Channel    string          `json:"channel"`
+	Processed  bool            `json:"processed"`
+	Submitted  bool            `json:"submitted"`
+	URL        string          `json:"url"`
+	Valid      bool            `json:"valid"`
+	Validation *xpi.Validation `json:"validation"`
+	Version    *string         `json:"version"`
 }
 
 // renderUpload is u as seen at now: before the processing delay has
 // passed it is unprocessed, invalid, without validation or version.
-func renderUpload(u *upload, base string, now time.Time) uploadBody {
+func renderUpload(u *sim.Upload, base string, now time.Time) uploadBody {
 	b := uploadBody{
 		UUID:      u.UUID,
 		Channel:   u.Channel,
 		Submitted: u.Submitted,
 		URL:       base + "/api/v5/addons/upload/" + u.UUID + "/",
 	}
-	if !u.processed(now) {
+	if !u.Processed(now) {
 		return b
 	}
-	b.Processed, b.Valid, b.Validation = true, u.valid(), u.Validation
+	b.Processed, b.Valid, b.Validation = true, u.Valid(), u.Validation
 	if u.Manifest != nil {
 		b.Version = &u.Manifest.Version
 	}
@@ -44,19 +47,19 @@ func renderUpload(u *upload, base string, now time.Time) uploadBody {
 // versionBody is AMO's version object as the add-on's author sees it
 // (DeveloperVersionSerializer).
 type versionBody struct {
-	ID                           int64             `json:"id"`
-	ApprovalNotes                string            `json:"approval_notes"`
-	Channel                      string            `json:"channel"`
-	Compatibility                map[string]compat `json:"compatibility"`
-	EditURL                      string            `json:"edit_url"`
-	File                         fileBody          `json:"file"`
-	IsDisabled                   bool              `json:"is_disabled"`
-	IsStrictCompatibilityEnabled bool              `json:"is_strict_compatibility_enabled"`
-	License                      *licenseBody      `json:"license"`
-	ReleaseNotes                 translated        `json:"release_notes"`
-	Reviewed                     *string           `json:"reviewed"`
-	Source                       *string           `json:"source"`
-	Version                      string            `json:"version"`
+	ID                           int64                 `json:"id"`
+	ApprovalNotes                string                `json:"approval_notes"`
+	Channel                      string                `json:"channel"`
+	Compatibility                map[string]sim.Compat `json:"compatibility"`
+	EditURL                      string                `json:"edit_url"`
+	File                         fileBody              `json:"file"`
+	IsDisabled                   bool                  `json:"is_disabled"`
+	IsStrictCompatibilityEnabled bool                  `json:"is_strict_compatibility_enabled"`
+	License                      *licenseBody          `json:"license"`
+	ReleaseNotes                 sim.Translated        `json:"release_notes"`
+	Reviewed                     *string               `json:"reviewed"`
+	Source                       *string               `json:"source"`
+	Version                      string                `json:"version"`
 }
 
 // fileBody is AMO's file object (FileSerializer).
@@ -76,14 +79,14 @@ type fileBody struct {
 // licenseBody is AMO's license object (LicenseSerializer) without the id
 // of AMO's license table.
 type licenseBody struct {
-	IsCustom bool       `json:"is_custom"`
-	Name     translated `json:"name"`
-	Slug     *string    `json:"slug"`
-	Text     translated `json:"text,omitempty"`
-	URL      *string    `json:"url"`
+	IsCustom bool           `json:"is_custom"`
+	Name     sim.Translated `json:"name"`
+	Slug     *string        `json:"slug"`
+	Text     sim.Translated `json:"text,omitempty"`
+	URL      *string        `json:"url"`
 }
 
-func renderVersion(a *addon, v *version, base string, now time.Time) versionBody {
+func renderVersion(a *sim.Addon, v *sim.Version, base string, now time.Time) versionBody {
 	b := versionBody{
 		ID:            v.ID,
 		ApprovalNotes: v.ApprovalNotes,
@@ -95,7 +98,7 @@ func renderVersion(a *addon, v *version, base string, now time.Time) versionBody
 			Created:             formatTime(v.Created),
 			Hash:                "sha256:" + v.File.SHA256,
 			Size:                v.File.Size,
-			Status:              v.status(now),
+			Status:              v.Status(now),
 			URL:                 fileURL(base, v),
 			Permissions:         []string{},
 			OptionalPermissions: []string{},
@@ -104,7 +107,7 @@ func renderVersion(a *addon, v *version, base string, now time.Time) versionBody
 		ReleaseNotes: v.ReleaseNotes,
 		Version:      v.Version,
 	}
-	if b.File.Status == statusPublic {
+	if b.File.Status == sim.StatusPublic {
 		reviewed := formatTime(v.ReviewAt)
 		b.Reviewed = &reviewed
 	}
@@ -124,7 +127,7 @@ func renderVersion(a *addon, v *version, base string, now time.Time) versionBody
 
 // fileURL is where the file of v is downloaded from (AMO's
 // /firefox/downloads/file/<id>/<name>).
-func fileURL(base string, v *version) string {
+func fileURL(base string, v *sim.Version) string {
 	return base + "/firefox/downloads/file/" + formatID(v.File.ID) + "/" + v.File.Filename
 }
 
@@ -139,7 +142,7 @@ type addonBody struct {
 	Created               string              `json:"created"`
 	CurrentVersion        *versionBody        `json:"current_version"`
 	DefaultLocale         string              `json:"default_locale"`
-	Description           translated          `json:"description"`
+	Description           sim.Translated      `json:"description"`
 	EditURL               string              `json:"edit_url"`
 	GUID                  string              `json:"guid"`
 	HasEULA               bool                `json:"has_eula"`
@@ -148,11 +151,11 @@ type addonBody struct {
 	IsExperimental        bool                `json:"is_experimental"`
 	LastUpdated           string              `json:"last_updated"`
 	LatestUnlistedVersion *versionBody        `json:"latest_unlisted_version"`
-	Name                  translated          `json:"name"`
+	Name                  sim.Translated      `json:"name"`
 	RequiresPayment       bool                `json:"requires_payment"`
 	Slug                  string              `json:"slug"`
 	Status                string              `json:"status"`
-	Summary               translated          `json:"summary"`
+	Summary               sim.Translated      `json:"summary"`
 	Tags                  []string            `json:"tags"`
 	Type                  string              `json:"type"`
 	URL                   string              `json:"url"`
@@ -171,7 +174,7 @@ type authorBody struct {
 
 // renderAddon is a at now; submitted, when not nil, is the version the
 // request created.
-func renderAddon(a *addon, base string, now time.Time, submitted *version) addonBody {
+func renderAddon(a *sim.Addon, base string, now time.Time, submitted *sim.Version) addonBody {
 	b := addonBody{
 		ID:            a.ID,
 		Authors:       make([]authorBody, 0, len(a.Authors)),
@@ -181,10 +184,10 @@ func renderAddon(a *addon, base string, now time.Time, submitted *version) addon
 		Description:   a.Description,
 		EditURL:       base + "/en-US/developers/addon/" + a.Slug + "/edit",
 		GUID:          a.GUID,
-		LastUpdated:   formatTime(a.Created),
+		LastUpdated:   formatTime(a.LastUpdated()),
 		Name:          a.Name,
 		Slug:          a.Slug,
-		Status:        a.status(now),
+		Status:        a.Status(now),
 		Summary:       a.Summary,
 		Tags:          []string{},
 		Type:          "extension",
@@ -198,14 +201,11 @@ func renderAddon(a *addon, base string, now time.Time, submitted *version) addon
 		b.Authors = append(b.Authors, authorBody{ID: au.ID, Name: au.Name, Username: au.Username,
 			URL: base + "/en-US/firefox/user/" + formatID(au.ID) + "/"})
 	}
-	if n := len(a.Versions); n > 0 {
-		b.LastUpdated = formatTime(a.Versions[n-1].Created)
-	}
-	if v := a.latest(channelListed, now, true); v != nil {
+	if v := a.Latest(sim.ChannelListed, now, true); v != nil {
 		vb := renderVersion(a, v, base, now)
 		b.CurrentVersion = &vb
 	}
-	if v := a.latest(channelUnlisted, now, false); v != nil {
+	if v := a.Latest(sim.ChannelUnlisted, now, false); v != nil {
 		vb := renderVersion(a, v, base, now)
 		b.LatestUnlistedVersion = &vb
 	}
@@ -214,17 +214,4 @@ func renderAddon(a *addon, base string, now time.Time, submitted *version) addon
 		b.Version = &vb
 	}
 	return b
-}
-
-// status is the add-on's status at now (AMO's STATUS_CHOICES_API names):
-// public once a listed version is public, nominated while one awaits
-// review, incomplete otherwise (for example with unlisted versions only).
-func (a *addon) status(now time.Time) string {
-	if a.latest(channelListed, now, true) != nil {
-		return "public"
-	}
-	if v := a.latest(channelListed, now, false); v != nil && v.status(now) == statusUnreviewed {
-		return "nominated"
-	}
-	return "incomplete"
 }

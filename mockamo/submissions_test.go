@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/amojwt/amojwt/mockamo"
+	"github.com/amojwt/amojwt/mockamo/internal/ziptest"
 )
 
 // TestWebExtFlow walks the requests of `web-ext sign` for an add-on with
@@ -17,7 +18,7 @@ import (
 func TestWebExtFlow(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	data := zipOf(t, "manifest.json", manifest("flow@example.com", "1.0"), "bg.js", "console.log(1)")
+	data := ziptest.Of(t, "manifest.json", manifest("flow@example.com", "1.0"), "bg.js", "console.log(1)")
 	uuid := h.upload(authA, "unlisted", data)
 
 	rec := h.put(authA, "flow@example.com", map[string]any{"version": map[string]any{"upload": uuid}})
@@ -71,7 +72,7 @@ func TestWebExtFlow(t *testing.T) {
 	rec = h.put(authA, "flow@example.com", map[string]any{"version": map[string]any{"upload": uuid}})
 	wantResponse(t, rec, http.StatusBadRequest, `{"version":{"upload":["This upload has already been submitted."]}}`)
 	// A new upload of the same version number conflicts.
-	uuid2 := h.upload(authA, "unlisted", zipOf(t, "manifest.json", manifest("flow@example.com", "1.0"), "new.js", "2"))
+	uuid2 := h.upload(authA, "unlisted", ziptest.Of(t, "manifest.json", manifest("flow@example.com", "1.0"), "new.js", "2"))
 	rec = h.put(authA, "flow@example.com", map[string]any{"version": map[string]any{"upload": uuid2}})
 	wantResponse(t, rec, http.StatusConflict, `{"version":["Version 1.0 already exists."]}`)
 	// A new version number is a new version of the same add-on.
@@ -111,7 +112,7 @@ func TestWebExtFlow(t *testing.T) {
 func TestNewAddonWithoutID(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	uuid := h.upload(authA, "unlisted", zipOf(t, "manifest.json", manifest("", "1.0")))
+	uuid := h.upload(authA, "unlisted", ziptest.Of(t, "manifest.json", manifest("", "1.0")))
 	rec := h.do(http.MethodPost, "/api/v5/addons/addon/", authA, "application/json",
 		jsonBody(t, map[string]any{"version": map[string]any{"upload": uuid}}))
 	var s submitted
@@ -137,7 +138,7 @@ func TestNewAddonWithoutID(t *testing.T) {
 func TestListedSubmission(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, mockamo.WithReviewDelay(time.Hour))
-	uuid := h.upload(authA, "listed", zipOf(t, "manifest.json", manifest("listed@example.com", "1.0")))
+	uuid := h.upload(authA, "listed", ziptest.Of(t, "manifest.json", manifest("listed@example.com", "1.0")))
 	put := func(body map[string]any) *httptest.ResponseRecorder {
 		body["version"] = map[string]any{"upload": uuid, "license": "MIT"}
 		return h.put(authA, "listed@example.com", body)
@@ -181,7 +182,7 @@ func TestListedSubmission(t *testing.T) {
 		t.Errorf("after review: %s", rec.Body)
 	}
 	// The next listed version inherits the license.
-	uuid2 := h.upload(authA, "listed", zipOf(t, "manifest.json", manifest("listed@example.com", "1.1")))
+	uuid2 := h.upload(authA, "listed", ziptest.Of(t, "manifest.json", manifest("listed@example.com", "1.1")))
 	rec = h.put(authA, "listed@example.com", map[string]any{"version": map[string]any{"upload": uuid2}})
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"slug":"MIT"`) {
 		t.Errorf("second listed version: %d %s", rec.Code, rec.Body)
@@ -228,7 +229,7 @@ func TestReviewDelayAndKnobs(t *testing.T) {
 	// fail-next-upload affects the caller's next upload only.
 	wantResponse(t, h.do(http.MethodPost, "/__mockamo/fail-next-upload", authA, "", nil), http.StatusOK,
 		`{"fail_next_upload":true,"user_id":543210}`)
-	good := zipOf(t, "manifest.json", manifest("knobs@example.com", "4.0"))
+	good := ziptest.Of(t, "manifest.json", manifest("knobs@example.com", "4.0"))
 	for i, c := range []struct {
 		auth      string
 		wantValid bool
@@ -255,7 +256,7 @@ func TestOwnership(t *testing.T) {
 	h := newHarness(t)
 	s := h.submit(authA, "mine@example.com", "1.0")
 	forbidden := `{"detail":"You do not have permission to perform this action.","is_disabled_by_developer":false,"is_disabled_by_mozilla":false}`
-	uuidB := h.upload(authB, "unlisted", zipOf(t, "manifest.json", manifest("mine@example.com", "2.0")))
+	uuidB := h.upload(authB, "unlisted", ziptest.Of(t, "manifest.json", manifest("mine@example.com", "2.0")))
 	wantResponse(t, h.put(authB, "mine@example.com", map[string]any{"version": map[string]any{"upload": uuidB}}), http.StatusForbidden, forbidden)
 	versionPath := "/api/v5/addons/addon/mine@example.com/versions/" + strconv.FormatInt(s.Version.ID, 10) + "/"
 	wantResponse(t, h.do(http.MethodGet, versionPath, authB, "", nil), http.StatusForbidden, forbidden)
@@ -265,7 +266,7 @@ func TestOwnership(t *testing.T) {
 	// Files and uploads of others are not found.
 	fileURL := strings.TrimPrefix(s.Version.File.URL, "http://amo.test")
 	wantResponse(t, h.do(http.MethodGet, fileURL, authB, "", nil), http.StatusNotFound, `{"detail":"Not found."}`)
-	uuidA := h.upload(authA, "unlisted", zipOf(t, "manifest.json", manifest("mine@example.com", "3.0")))
+	uuidA := h.upload(authA, "unlisted", ziptest.Of(t, "manifest.json", manifest("mine@example.com", "3.0")))
 	wantResponse(t, h.do(http.MethodGet, "/api/v5/addons/upload/"+uuidA+"/", authB, "", nil), http.StatusNotFound, `{"detail":"Not found."}`)
 	// B cannot use A's upload for an add-on of its own either.
 	wantResponse(t, h.put(authB, "theirs@example.com", map[string]any{"version": map[string]any{"upload": uuidA}}),

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/amojwt/amojwt/mockamo"
+	"github.com/amojwt/amojwt/mockamo/internal/ziptest"
 )
 
 // uploadDetail is the part of an upload the validation tests read.
@@ -69,50 +70,50 @@ func TestUploadValidation(t *testing.T) {
 		wantMessage string   // in the first message, when wantCodes is set
 		wantVersion string   // when valid
 	}{
-		{"MV2 with browser_specific_settings id", "a.zip", zipOf(t, "manifest.json", bss, "bg.js", "1"), nil, "", "1.0"},
-		{"MV2 with applications id", "a.xpi", zipOf(t, "manifest.json",
+		{"MV2 with browser_specific_settings id", "a.zip", ziptest.Of(t, "manifest.json", bss, "bg.js", "1"), nil, "", "1.0"},
+		{"MV2 with applications id", "a.xpi", ziptest.Of(t, "manifest.json",
 			`{"manifest_version":2,"name":"Apps","version":"2.0.1","applications":{"gecko":{"id":"apps@example.com"}}}`), nil, "", "2.0.1"},
-		{"MV2 without id", "a.zip", zipOf(t, "manifest.json", manifest("", "3")), nil, "", "3"},
-		{"MV3 with UUID id", "a.zip", zipOf(t, "manifest.json",
+		{"MV2 without id", "a.zip", ziptest.Of(t, "manifest.json", manifest("", "3")), nil, "", "3"},
+		{"MV3 with UUID id", "a.zip", ziptest.Of(t, "manifest.json",
 			`{"manifest_version":3,"name":"Three","version":"1.2.3.4","browser_specific_settings":{"gecko":{"id":"{12345678-1234-1234-1234-123456789abc}"}}}`), nil, "", "1.2.3.4"},
-		{"BOM and line comments", "a.zip", zipOf(t, "manifest.json", "\ufeff// header\n"+`{"manifest_version":2, // two`+"\n"+`"name":"Com // not a comment","version":"1.0"}`), nil, "", "1.0"},
-		{"MV3 without id", "a.zip", zipOf(t, "manifest.json", `{"manifest_version":3,"name":"Three","version":"1.0"}`),
+		{"BOM and line comments", "a.zip", ziptest.Of(t, "manifest.json", "\ufeff// header\n"+`{"manifest_version":2, // two`+"\n"+`"name":"Com // not a comment","version":"1.0"}`), nil, "", "1.0"},
+		{"MV3 without id", "a.zip", ziptest.Of(t, "manifest.json", `{"manifest_version":3,"name":"Three","version":"1.0"}`),
 			[]string{"ADDON_ID_REQUIRED"}, "The add-on ID is required in Manifest Version 3 and above.", ""},
 		{"not a zip", "a.zip", []byte("this is not a zip file"), []string{"BAD_ZIPFILE"}, "Corrupt ZIP file", ""},
 		{"empty file", "a.zip", nil, []string{"BAD_ZIPFILE"}, "Corrupt ZIP file", ""},
-		{"unsupported extension", "a.txt", zipOf(t, "manifest.json", bss), []string{"UNSUPPORTED_FILE_TYPE"},
+		{"unsupported extension", "a.txt", ziptest.Of(t, "manifest.json", bss), []string{"UNSUPPORTED_FILE_TYPE"},
 			"Unsupported file type, please upload a supported file (.crx, .xpi, .zip).", ""},
-		{"no manifest", "a.zip", zipOf(t, "bg.js", "1"), []string{"TYPE_NO_MANIFEST_JSON"}, "manifest.json was not found", ""},
-		{"manifest in a directory", "a.zip", zipOf(t, "ext/manifest.json", bss), []string{"TYPE_NO_MANIFEST_JSON"}, "manifest.json was not found", ""},
-		{"invalid JSON", "a.zip", zipOf(t, "manifest.json", `{"name": "x",}`), []string{"JSON_INVALID"}, "Your JSON is not valid.", ""},
-		{"two JSON values", "a.zip", zipOf(t, "manifest.json", `{} {}`), []string{"JSON_INVALID"}, "Your JSON is not valid.", ""},
-		{"block comment", "a.zip", zipOf(t, "manifest.json", `{/* c */"name":"xx"}`), []string{"JSON_BLOCK_COMMENTS"}, "Your JSON contains block comments.", ""},
-		{"duplicate key", "a.zip", zipOf(t, "manifest.json", `{"manifest_version":2,"name":"aa","name":"bb","version":"1"}`),
+		{"no manifest", "a.zip", ziptest.Of(t, "bg.js", "1"), []string{"TYPE_NO_MANIFEST_JSON"}, "manifest.json was not found", ""},
+		{"manifest in a directory", "a.zip", ziptest.Of(t, "ext/manifest.json", bss), []string{"TYPE_NO_MANIFEST_JSON"}, "manifest.json was not found", ""},
+		{"invalid JSON", "a.zip", ziptest.Of(t, "manifest.json", `{"name": "x",}`), []string{"JSON_INVALID"}, "Your JSON is not valid.", ""},
+		{"two JSON values", "a.zip", ziptest.Of(t, "manifest.json", `{} {}`), []string{"JSON_INVALID"}, "Your JSON is not valid.", ""},
+		{"block comment", "a.zip", ziptest.Of(t, "manifest.json", `{/* c */"name":"xx"}`), []string{"JSON_BLOCK_COMMENTS"}, "Your JSON contains block comments.", ""},
+		{"duplicate key", "a.zip", ziptest.Of(t, "manifest.json", `{"manifest_version":2,"name":"aa","name":"bb","version":"1"}`),
 			[]string{"JSON_DUPLICATE_KEY"}, "Duplicate keys are not allowed in JSON files.", ""},
-		{"not an object", "a.zip", zipOf(t, "manifest.json", `[1,2]`), []string{"MANIFEST_FIELD_INVALID"}, `"/" must be object`, ""},
-		{"missing name and version", "a.zip", zipOf(t, "manifest.json", `{"manifest_version":2}`),
+		{"not an object", "a.zip", ziptest.Of(t, "manifest.json", `[1,2]`), []string{"MANIFEST_FIELD_INVALID"}, `"/" must be object`, ""},
+		{"missing name and version", "a.zip", ziptest.Of(t, "manifest.json", `{"manifest_version":2}`),
 			[]string{"MANIFEST_FIELD_REQUIRED", "MANIFEST_FIELD_REQUIRED"}, `"/" must have required property 'name'`, ""},
-		{"version with letters", "a.zip", zipOf(t, "manifest.json", manifest("v@example.com", "1.0 beta")),
+		{"version with letters", "a.zip", ziptest.Of(t, "manifest.json", manifest("v@example.com", "1.0 beta")),
 			[]string{"VERSION_FORMAT_INVALID"}, "The version string should be simplified.", ""},
-		{"version with leading zero", "a.zip", zipOf(t, "manifest.json", manifest("v@example.com", "1.01")),
+		{"version with leading zero", "a.zip", ziptest.Of(t, "manifest.json", manifest("v@example.com", "1.01")),
 			[]string{"VERSION_FORMAT_INVALID"}, "The version string should be simplified.", ""},
-		{"version with five parts", "a.zip", zipOf(t, "manifest.json", manifest("v@example.com", "1.2.3.4.5")),
+		{"version with five parts", "a.zip", ziptest.Of(t, "manifest.json", manifest("v@example.com", "1.2.3.4.5")),
 			[]string{"VERSION_FORMAT_INVALID"}, "The version string should be simplified.", ""},
-		{"version a number", "a.zip", zipOf(t, "manifest.json", `{"manifest_version":2,"name":"Num","version":1}`),
+		{"version a number", "a.zip", ziptest.Of(t, "manifest.json", `{"manifest_version":2,"name":"Num","version":1}`),
 			[]string{"MANIFEST_FIELD_INVALID"}, `"/version" must be string`, ""},
-		{"invalid id", "a.zip", zipOf(t, "manifest.json", manifest("invalid-id", "1.0")),
+		{"invalid id", "a.zip", ziptest.Of(t, "manifest.json", manifest("invalid-id", "1.0")),
 			[]string{"JSON_INVALID", "JSON_INVALID", "JSON_INVALID"}, `"/browser_specific_settings/gecko/id" must match pattern`, ""},
-		{"short name", "a.zip", zipOf(t, "manifest.json", `{"manifest_version":2,"name":"n","version":"1.0"}`),
+		{"short name", "a.zip", ziptest.Of(t, "manifest.json", `{"manifest_version":2,"name":"n","version":"1.0"}`),
 			[]string{"JSON_INVALID", "PROP_NAME_INVALID"}, `"/name" must NOT have fewer than 2 characters`, ""},
-		{"manifest_version 4", "a.zip", zipOf(t, "manifest.json", `{"manifest_version":4,"name":"Four","version":"1.0"}`),
+		{"manifest_version 4", "a.zip", ziptest.Of(t, "manifest.json", `{"manifest_version":4,"name":"Four","version":"1.0"}`),
 			[]string{"MANIFEST_FIELD_INVALID"}, `"/manifest_version" must be 2 or 3`, ""},
-		{"absolute entry name", "a.zip", zipOf(t, "manifest.json", bss, "/etc/passwd", "x"), []string{"INVALID_FILE_NAME"}, "Invalid file name in archive: /etc/passwd", ""},
-		{"dot-dot entry name", "a.zip", zipOf(t, "manifest.json", bss, "a/../../x", "x"), []string{"INVALID_FILE_NAME"}, "Invalid file name in archive: a/../../x", ""},
-		{"too many entries", "a.zip", zipOf(t, manyEntries(testLimits.MaxEntries+1, bss)...), []string{"ZIP_LIMIT_EXCEEDED"}, "The archive has more than 8 entries.", ""},
-		{"zip bomb", "a.zip", zipOf(t, "manifest.json", bss, "zeros", strings.Repeat("\x00", 1<<20)),
+		{"absolute entry name", "a.zip", ziptest.Of(t, "manifest.json", bss, "/etc/passwd", "x"), []string{"INVALID_FILE_NAME"}, "Invalid file name in archive: /etc/passwd", ""},
+		{"dot-dot entry name", "a.zip", ziptest.Of(t, "manifest.json", bss, "a/../../x", "x"), []string{"INVALID_FILE_NAME"}, "Invalid file name in archive: a/../../x", ""},
+		{"too many entries", "a.zip", ziptest.Of(t, manyEntries(testLimits.MaxEntries+1, bss)...), []string{"ZIP_LIMIT_EXCEEDED"}, "The archive has more than 8 entries.", ""},
+		{"zip bomb", "a.zip", ziptest.Of(t, "manifest.json", bss, "zeros", strings.Repeat("\x00", 1<<20)),
 			[]string{"ZIP_LIMIT_EXCEEDED"}, "The archive decompresses to more than 65536 bytes.", ""},
 		{"zip bomb that lies about its size", "a.zip", lyingZip(t, bss, 1<<20), []string{"BAD_ZIPFILE"}, "Corrupt ZIP file", ""},
-		{"huge manifest", "a.zip", zipOf(t, "manifest.json", bss+strings.Repeat(" ", 8<<10)),
+		{"huge manifest", "a.zip", ziptest.Of(t, "manifest.json", bss+strings.Repeat(" ", 8<<10)),
 			[]string{"ZIP_LIMIT_EXCEEDED"}, "manifest.json is larger than 4096 bytes.", ""},
 	}
 	h := newHarness(t, mockamo.WithLimits(testLimits))
@@ -190,7 +191,7 @@ func lyingZip(t *testing.T, manifestJSON string, size int) []byte {
 func TestUploadMetadataAndChannel(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	rec := h.postUpload(authA, "listed", "a.zip", zipOf(t, "manifest.json", manifest("meta@example.com", "1.0")))
+	rec := h.postUpload(authA, "listed", "a.zip", ziptest.Of(t, "manifest.json", manifest("meta@example.com", "1.0")))
 	var u uploadDetail
 	decode(t, rec, &u)
 	if rec.Code != http.StatusCreated || u.Channel != "listed" || !u.Valid || !u.Validation.Metadata.Listed ||
@@ -204,7 +205,7 @@ func TestUploadMetadataAndChannel(t *testing.T) {
 func TestProcessingDelay(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, mockamo.WithProcessingDelay(3e9))
-	rec := h.postUpload(authA, "unlisted", "a.zip", zipOf(t, "manifest.json", manifest("slow@example.com", "1.0")))
+	rec := h.postUpload(authA, "unlisted", "a.zip", ziptest.Of(t, "manifest.json", manifest("slow@example.com", "1.0")))
 	var u uploadDetail
 	decode(t, rec, &u)
 	body := `{"uuid":"` + u.UUID + `","channel":"unlisted","processed":false,"submitted":false,` +

@@ -100,8 +100,13 @@ func TestServeMockAMO(t *testing.T) {
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
-	state, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if err != nil || !strings.Contains(string(state), `"user_id": 543210`) {
-		t.Errorf("state file: %v\n%s", err, state)
+	// One record per upload, kept in the data directory.
+	records, err := filepath.Glob(filepath.Join(dir, "state", "uploads", "*.json"))
+	if err != nil || len(records) != 1 {
+		t.Fatalf("upload records: %v %v", records, err)
+	}
+	record, err := os.ReadFile(records[0])
+	if err != nil || !strings.Contains(string(record), `"user_id":543210`) {
+		t.Errorf("upload record: %v\n%s", err, record)
 	}
 }

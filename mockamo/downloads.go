@@ -1,12 +1,12 @@
 package mockamo
 
 import (
-	"bytes"
 	"mime"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/amojwt/amojwt/mockamo/internal/sim"
 	"github.com/amojwt/amojwt/verifier"
 )
 
@@ -26,68 +26,39 @@ const notSignedValue = "this is the uploaded file, unchanged: amojwt's mock AMO 
 // files a caller may not see).
 func (a *api) downloadFile(w http.ResponseWriter, r *http.Request, p *verifier.Principal) {
 	id, err := strconv.ParseInt(param(r, "file"), 10, 64)
-	v := a.authorVersion(p.UserID, func(v *version) bool { return err == nil && v.File.ID == id })
-	if v == nil {
-		notFoundDetail(w)
-		return
-	}
-	data, err := a.s.blobs.get(uploadKey(v.File.UploadUUID))
 	if err != nil {
-		serverError(w)
+		writeError(w, sim.ErrNotFound)
 		return
 	}
+	f, err := a.s.st.OpenFile(p.UserID, id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer f.Close()
 	h := w.Header()
 	h.Set("Content-Type", "application/x-xpinstall")
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": v.File.Filename}))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Filename}))
 	h.Set(NotSignedHeader, notSignedValue)
-	http.ServeContent(w, r, v.File.Filename, v.Created, bytes.NewReader(data))
+	http.ServeContent(w, r, f.Filename, f.Version.Created, f)
 }
 
 // downloadSource is GET /firefox/downloads/source/<version id>: the
 // source archive attached to a version of the caller's add-on.
 func (a *api) downloadSource(w http.ResponseWriter, r *http.Request, p *verifier.Principal) {
 	id, err := strconv.ParseInt(param(r, "version"), 10, 64)
-	var src *source // read under the lock: a PATCH may replace it
-	a.authorVersion(p.UserID, func(v *version) bool {
-		if err == nil && v.ID == id && v.Source != nil {
-			src = v.Source
-			return true
-		}
-		return false
-	})
-	if src == nil {
-		notFoundDetail(w)
-		return
-	}
-	data, err := a.s.blobs.get(sourceKey(id))
 	if err != nil {
-		serverError(w)
+		writeError(w, sim.ErrNotFound)
 		return
 	}
+	f, err := a.s.st.OpenSource(p.UserID, id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer f.Close()
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": src.Filename}))
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
-}
-
-// authorVersion returns the last version, among the add-ons userID is an
-// author of, for which match is true, or nil. match runs under the state's
-// lock. Versions of other users'
-// add-ons are never returned: the caller answers 404 for them, as AMO hides
-// what a caller may not see.
-func (a *api) authorVersion(userID int64, match func(*version) bool) *version {
-	a.s.mu.Lock()
-	defer a.s.mu.Unlock()
-	var found *version
-	for _, ad := range a.s.st.Addons {
-		if !ad.isAuthor(userID) {
-			continue
-		}
-		for _, v := range ad.Versions {
-			if match(v) {
-				found = v
-			}
-		}
-	}
-	return found
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Filename}))
+	http.ServeContent(w, r, "", time.Time{}, f)
 }
