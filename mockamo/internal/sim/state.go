@@ -174,18 +174,17 @@ func sourceBytes(a *Addon) int64 {
 	return n
 }
 
-// charge sets the bytes the record at key counts against owner's quota:
-// its JSON and blobBytes. It does not check the quota (see commit).
+// charge counts a loaded record at key against owner's quota: its JSON
+// and blobBytes. Loading does not check the quota, which may have been
+// lowered since; commit checks every change.
 func (s *State) charge(key string, owner int64, record any, blobBytes int64) error {
 	data, err := json.Marshal(record)
 	if err != nil {
 		return err
 	}
-	old := s.charges[key]
 	c := charge{owner: owner, bytes: int64(len(data)) + blobBytes}
-	s.usage[old.owner] -= old.bytes
 	s.usage[owner] += c.bytes
-	s.total += c.bytes - old.bytes
+	s.total += c.bytes
 	s.charges[key] = c
 	return nil
 }
