@@ -164,6 +164,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // found it, else "".
 func (h *handler) refuse(w http.ResponseWriter, r *http.Request, err *verifier.Error, issuer string, start time.Time) {
 	h.logRefused(r, err, issuer, start)
+	if r.ContentLength != 0 {
+		// The body of a refused request is never read, and net/http reads
+		// what is left of it (up to 256 KiB) before it answers and again
+		// before it closes: a client that announces a body and sends it
+		// slowly, or never, would hold the connection for as long as the
+		// server's read timeout allows (forever without one). A read
+		// deadline in the past ends those reads at once, and
+		// Connection: close tells the client the connection ends here.
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 	if h.errorWriter != nil {
 		h.errorWriter(w, r, err)
 		return

@@ -48,7 +48,8 @@ func TestServeFlags(t *testing.T) {
 		c := serveConfig{addr: "127.0.0.1:8080", profile: "amo", leeway: 5 * time.Second, maxLifetime: 5 * time.Minute,
 			realm: "Access to addons.mozilla.org external API", logFormat: "text",
 			redisKeyPrefix: redisstore.DefaultKeyPrefix, storeTimeout: redisstore.DefaultTimeout,
-			memoryCapacity: noncestore.DefaultMemoryCapacity}
+			memoryCapacity: noncestore.DefaultMemoryCapacity, readHeaderTimeout: 10 * time.Second, readTimeout: time.Minute,
+			writeTimeout: time.Minute, idleTimeout: 2 * time.Minute}
 		edit(&c)
 		return c
 	}
@@ -69,20 +70,22 @@ func TestServeFlags(t *testing.T) {
 			args: []string{"--addr", ":9000", "--keys", "k.json", "--profile", "strict", "--allow-reuse", "--reset-guard",
 				"--leeway", "2s", "--max-lifetime", "1m", "--realm", "r", "--log-format", "json",
 				"--upstream", "http://127.0.0.1:9", "--trust-forwarded-headers",
-				"--redis", "redis://127.0.0.1:1/2", "--redis-key-prefix", "p:", "--store-timeout", "1s", "--memory-capacity", "5000"},
+				"--redis", "redis://127.0.0.1:1/2", "--redis-key-prefix", "p:", "--store-timeout", "1s", "--memory-capacity", "5000",
+				"--read-header-timeout", "1s", "--read-timeout", "2s", "--write-timeout", "3s", "--idle-timeout", "4s"},
 			want: serveConfig{addr: ":9000", keysFile: "k.json", profile: "strict", allowReuse: true, resetGuard: true,
 				leeway: 2 * time.Second, maxLifetime: time.Minute, realm: "r", logFormat: "json",
 				upstream: "http://127.0.0.1:9", trustForwarded: true,
-				redis: "redis://127.0.0.1:1/2", redisKeyPrefix: "p:", storeTimeout: time.Second, memoryCapacity: 5000},
+				redis: "redis://127.0.0.1:1/2", redisKeyPrefix: "p:", storeTimeout: time.Second, memoryCapacity: 5000,
+				readHeaderTimeout: time.Second, readTimeout: 2 * time.Second, writeTimeout: 3 * time.Second, idleTimeout: 4 * time.Second},
 		},
 		{
 			name: "environment",
 			env: map[string]string{"AMOJWT_DEMO": "true", "AMOJWT_MAX_LIFETIME": "90s", "AMOJWT_RESET_GUARD": "1",
 				"AMOJWT_LOG_FORMAT": "json", "AMOJWT_ADDR": "127.0.0.1:1", "AMOJWT_REDIS": "redis://r:6379",
-				"AMOJWT_TRUST_FORWARDED_HEADERS": "true"},
+				"AMOJWT_TRUST_FORWARDED_HEADERS": "true", "AMOJWT_READ_TIMEOUT": "30s"},
 			want: config(func(c *serveConfig) {
 				c.addr, c.demo, c.resetGuard, c.maxLifetime, c.logFormat = "127.0.0.1:1", true, true, 90*time.Second, "json"
-				c.redis, c.trustForwarded = "redis://r:6379", true
+				c.redis, c.trustForwarded, c.readTimeout = "redis://r:6379", true, 30*time.Second
 			}),
 		},
 		{
@@ -123,7 +126,8 @@ func TestServeFlags(t *testing.T) {
 
 func TestServeConfigCheck(t *testing.T) {
 	t.Parallel()
-	valid := serveConfig{demo: true, profile: "amo", logFormat: "text", storeTimeout: time.Second, memoryCapacity: 1}
+	valid := serveConfig{demo: true, profile: "amo", logFormat: "text", storeTimeout: time.Second, memoryCapacity: 1,
+		readHeaderTimeout: time.Second, readTimeout: time.Second, writeTimeout: time.Second, idleTimeout: time.Second}
 	tests := []struct {
 		name    string
 		edit    func(*serveConfig)
@@ -137,6 +141,10 @@ func TestServeConfigCheck(t *testing.T) {
 		{"reset guard with redis", func(c *serveConfig) { c.redis, c.resetGuard = "redis://r", true }, "with --redis the guard is always on"},
 		{"store timeout", func(c *serveConfig) { c.storeTimeout = 0 }, "--store-timeout must be positive"},
 		{"memory capacity", func(c *serveConfig) { c.memoryCapacity = -1 }, "--memory-capacity must be positive"},
+		{"read header timeout", func(c *serveConfig) { c.readHeaderTimeout = 0 }, "--read-header-timeout, --read-timeout, --write-timeout and --idle-timeout must be positive"},
+		{"read timeout", func(c *serveConfig) { c.readTimeout = 0 }, "must be positive"},
+		{"write timeout", func(c *serveConfig) { c.writeTimeout = -time.Second }, "must be positive"},
+		{"idle timeout", func(c *serveConfig) { c.idleTimeout = 0 }, "must be positive"},
 		{"upstream not a URL", func(c *serveConfig) { c.upstream = "localhost:9000" }, "--upstream"},
 	}
 	for _, tt := range tests {
@@ -170,6 +178,8 @@ func TestHelpListsFlagsAndEnvironment(t *testing.T) {
 		"--trust-forwarded-headers  $AMOJWT_TRUST_FORWARDED_HEADERS", "--redis string  $AMOJWT_REDIS",
 		"--redis-key-prefix string  $AMOJWT_REDIS_KEY_PREFIX", "--store-timeout duration  $AMOJWT_STORE_TIMEOUT",
 		"--memory-capacity int  $AMOJWT_MEMORY_CAPACITY", "(default 1000000)",
+		"--read-header-timeout duration  $AMOJWT_READ_HEADER_TIMEOUT", "(default 10s)", "--read-timeout duration  $AMOJWT_READ_TIMEOUT",
+		"(default 1m0s)", "--write-timeout duration  $AMOJWT_WRITE_TIMEOUT", "--idle-timeout duration  $AMOJWT_IDLE_TIMEOUT", "(default 2m0s)",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("serve --help lacks %q:\n%s", want, stderr)

@@ -23,6 +23,17 @@ import (
 // SIGINT or SIGTERM.
 const shutdownTimeout = 10 * time.Second
 
+// Defaults of the connection bounds (--read-header-timeout, --read-timeout,
+// --write-timeout, --idle-timeout). Every connection ends within them
+// whatever a client sends or withholds, so a client cannot hold file
+// descriptors by sending slowly or not at all (SPEC §6).
+const (
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultReadTimeout       = time.Minute
+	defaultWriteTimeout      = time.Minute
+	defaultIdleTimeout       = 2 * time.Minute
+)
+
 // serveConfig is the configuration of `amojwt serve`.
 type serveConfig struct {
 	addr        string
@@ -45,6 +56,14 @@ type serveConfig struct {
 	storeTimeout   time.Duration
 	// memoryCapacity bounds the live nonces of the memory store.
 	memoryCapacity int
+
+	// Bounds on each connection: reading a request's header, reading the
+	// whole request (body included), writing the response, and waiting
+	// for the next request of a kept-alive connection.
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	writeTimeout      time.Duration
+	idleTimeout       time.Duration
 
 	// The submission API of `web-ext sign` (--mock-amo) and its state
 	// and knobs.
@@ -74,6 +93,10 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 	fs.StringVar(&c.redisKeyPrefix, "redis-key-prefix", redisstore.DefaultKeyPrefix, "with --redis: prefix of every key written; give deployments sharing a Redis their own")
 	fs.IntVar(&c.memoryCapacity, "memory-capacity", noncestore.DefaultMemoryCapacity, "without --redis: most live nonces held (about 42 bytes each); a new nonce beyond it answers 503 until some expire (SPEC §7)")
 	fs.DurationVar(&c.storeTimeout, "store-timeout", redisstore.DefaultTimeout, "with --redis: bound on one nonce store call; a slower store answers 503 (SPEC §7)")
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "bound on reading a request's header; a slower client's connection is closed")
+	fs.DurationVar(&c.readTimeout, "read-timeout", defaultReadTimeout, "bound on reading a whole request, body included (uploads to --mock-amo or --upstream must fit in it); a refused request's body is never read")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", defaultWriteTimeout, "bound on answering a request, from the end of its header to the last byte of the response (with --upstream, the upstream's time included)")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", defaultIdleTimeout, "how long a kept-alive connection waits for its next request")
 	fs.BoolVar(&c.trustForwarded, "trust-forwarded-headers", false, "only behind a proxy that overwrites these headers: /auth logs the method, URI and client the proxy reports (X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-IP or X-Forwarded-For); --upstream keeps the client's X-Forwarded-For")
 	fs.BoolVar(&c.mockAMO, "mock-amo", false, "also serve the add-on submission API that web-ext sign uses (files are returned unchanged, NOT signed)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "keep state in this directory across restarts (default: in memory): the memory store's nonces (saved at SIGINT/SIGTERM, so a restart opens no replay window) and, with --mock-amo, uploads, add-ons and versions")
@@ -139,6 +162,8 @@ func (c *serveConfig) check() error {
 		return usageError{"serve: --store-timeout must be positive"}
 	case c.memoryCapacity <= 0:
 		return usageError{"serve: --memory-capacity must be positive"}
+	case c.readHeaderTimeout <= 0 || c.readTimeout <= 0 || c.writeTimeout <= 0 || c.idleTimeout <= 0:
+		return usageError{"serve: --read-header-timeout, --read-timeout, --write-timeout and --idle-timeout must be positive"}
 	}
 	if c.upstream != "" {
 		if _, err := parseUpstream(c.upstream); err != nil {
@@ -229,12 +254,7 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           newHandler(v, store, c, logger, m, subs),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(c, newHandler(v, store, c, logger, m, subs), logger)
 	addr := ln.Addr().String()
 	logger.Info("amojwt serving", "addr", addr, "keys", keysSource(c), "profile", c.profile,
 		"allow_reuse", c.allowReuse, "reset_guard", c.resetGuard, "leeway", c.leeway, "max_lifetime", c.maxLifetime,
@@ -263,6 +283,21 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// newHTTPServer returns the server of h with c's connection bounds, where
+// an answer that leaves the request's body unread closes the connection
+// (closeUnread), logging net/http's own errors (accept failures, a
+// handler's panic) at Warn.
+func newHTTPServer(c *serveConfig, h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           closeUnread(h),
+		ReadHeaderTimeout: c.readHeaderTimeout,
+		ReadTimeout:       c.readTimeout,
+		WriteTimeout:      c.writeTimeout,
+		IdleTimeout:       c.idleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 func newLogger(format string, w io.Writer) *slog.Logger {
