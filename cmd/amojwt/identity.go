@@ -20,6 +20,11 @@ const (
 	headerJTI      = "X-Amo-Jti"
 )
 
+// headerSeparators spells a header name's "_" and "." as "-": CGI-style
+// servers (WSGI, Rack, PHP) read X_Amo_User_Id, X.Amo.User.Id and
+// X-Amo-User-Id as the same HTTP_X_AMO_USER_ID variable.
+var headerSeparators = strings.NewReplacer("_", "-", ".", "-")
+
 // stripIdentity removes every X-Amo-* header from h, also spelled with
 // underscores or dots (X_Amo_User_Id), which CGI-style servers (WSGI, Rack,
 // PHP) read as the same HTTP_X_AMO_USER_ID variable.
@@ -28,7 +33,7 @@ func stripIdentity(h http.Header) {
 		if len(name) < len(identityPrefix) {
 			continue
 		}
-		prefix := strings.NewReplacer("_", "-", ".", "-").Replace(name[:len(identityPrefix)])
+		prefix := headerSeparators.Replace(name[:len(identityPrefix)])
 		if strings.EqualFold(prefix, identityPrefix) {
 			delete(h, name)
 		}

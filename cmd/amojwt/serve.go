@@ -97,7 +97,7 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 	fs.DurationVar(&c.readTimeout, "read-timeout", defaultReadTimeout, "bound on reading a whole request, body included (uploads to --mock-amo or --upstream must fit in it); a refused request's body is never read")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", defaultWriteTimeout, "bound on answering a request, from the end of its header to the last byte of the response (with --upstream, the upstream's time included)")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", defaultIdleTimeout, "how long a kept-alive connection waits for its next request")
-	fs.BoolVar(&c.trustForwarded, "trust-forwarded-headers", false, "only behind a proxy that overwrites these headers: /auth logs the method, URI and client the proxy reports (X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-IP or X-Forwarded-For); --upstream keeps the client's X-Forwarded-For")
+	fs.BoolVar(&c.trustForwarded, "trust-forwarded-headers", false, "only behind a proxy that overwrites these headers: /auth logs the method, URI and client the proxy reports (X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-IP or X-Forwarded-For); --upstream passes on the forwarding headers it receives (X-Forwarded-*, Forwarded, X-Real-IP...) instead of removing them")
 	fs.BoolVar(&c.mockAMO, "mock-amo", false, "also serve the add-on submission API that web-ext sign uses (files are returned unchanged, NOT signed)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "keep state in this directory across restarts (default: in memory): the memory store's nonces (saved at SIGINT/SIGTERM, so a restart opens no replay window) and, with --mock-amo, uploads, add-ons and versions")
 	fs.DurationVar(&c.processingDelay, "mock-amo-processing-delay", 0, "with --mock-amo: time before an upload's validation result shows")
@@ -114,8 +114,9 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 			"  /readyz    200 when the nonce store takes claims, else 503\n" +
 			"  /metrics   Prometheus metrics (amojwt_requests_total{decision,reason}, ...)\n" +
 			"With --upstream URL, every other path is authenticated, then proxied to URL with\n" +
-			"X-Amo-User-Id, X-Amo-Issuer and X-Amo-Jti (a client's X-Amo-* headers and its\n" +
-			"Authorization header are removed).\n" +
+			"X-Amo-User-Id, X-Amo-Issuer and X-Amo-Jti (a client's X-Amo-* headers, its\n" +
+			"Authorization header and, without --trust-forwarded-headers, its forwarding headers\n" +
+			"are removed); a path with a . or .. segment, however encoded, answers 400.\n" +
 			"With --keys, the keys file is reloaded on SIGHUP and when it changes; a file that\n" +
 			"does not load keeps the keys in use.\n" +
 			"With --mock-amo, also the API `web-ext sign --amo-base-url http://ADDR/api/v5/` uses:\n" +
@@ -373,7 +374,7 @@ func newHandler(v *verifier.Verifier, store noncestore.Store, c *serveConfig, lo
 	mux.Handle("/auth", newForwardAuthHandler(v, c, logger, m))
 	if c.upstream != "" {
 		target, _ := parseUpstream(c.upstream) // checked by c.check
-		mux.Handle("/", middleware.New(v, auth...)(newUpstreamProxy(target, c.trustForwarded, logger)))
+		mux.Handle("/", confinePath(middleware.New(v, auth...)(newUpstreamProxy(target, c.trustForwarded, logger))))
 		return mux
 	}
 	amo := []mockamo.Option{mockamo.WithAuth(auth...)}
