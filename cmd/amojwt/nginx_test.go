@@ -4,16 +4,13 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,74 +20,17 @@ import (
 	"github.com/amojwt/amojwt/verifier"
 )
 
-// nginxBinary finds nginx (Debian package nginx), skipping the test
-// without it, or failing it when CI is set.
-func nginxBinary(t *testing.T) string {
+// startNginx runs nginx in the foreground with the README's server block
+// once per site, its files in a temporary directory, until the test ends.
+func startNginx(t *testing.T, sites ...*proxySite) {
 	t.Helper()
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
-		return "/usr/sbin/nginx"
-	}
-	msg := "nginx not found; install it with `apt-get install nginx`"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg + " (CI is set, so this is a failure, not a skip)")
-	}
-	t.Skip(msg + " (set CI to turn this skip into a failure)")
-	return ""
-}
-
-// readmeNginx returns the server block of the README's nginx section,
-// which this test runs as it is written, addresses aside.
-func readmeNginx(t *testing.T) string {
-	t.Helper()
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(readme), "```nginx\n")
-	block, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 {
-		t.Fatal("README.md has no ```nginx block")
-	}
-	for _, want := range []string{"listen 127.0.0.1:8000 default_server;", "127.0.0.1:8080", "127.0.0.1:9000"} {
-		if !strings.Contains(block, want) {
-			t.Fatalf("the README's nginx block lacks %q", want)
-		}
-	}
-	return block
-}
-
-// nginxSite is one server block: the README's, listening on a loopback
-// port, with amojwt at amojwt and the application at app.
-type nginxSite struct {
-	amojwt, app string // host:port
-	url         string // set by startNginx
-}
-
-// startNginx runs nginx in the foreground with one server block per site,
-// its files in a temporary directory, until the test ends.
-func startNginx(t *testing.T, sites ...*nginxSite) {
-	t.Helper()
-	bin := nginxBinary(t)
-	block := readmeNginx(t)
+	bin := requireTool(t, "nginx", "apt-get install nginx", "/usr/sbin/nginx")
+	block := readmeBlock(t, "nginx", "listen 127.0.0.1"+readmeListenPort+" default_server;")
 	dir := t.TempDir()
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		ports, err := freeLoopbackPorts(len(sites))
-		if err != nil {
-			t.Fatal(err)
-		}
+	startProxy(t, sites, syscall.SIGQUIT, func(replacer func(int) *strings.Replacer) (*exec.Cmd, string) {
 		var servers strings.Builder
-		for i, s := range sites {
-			server := strings.NewReplacer(
-				"127.0.0.1:8000", "127.0.0.1:"+strconv.Itoa(ports[i]),
-				"127.0.0.1:8080", s.amojwt,
-				"127.0.0.1:9000", s.app,
-			).Replace(block)
-			servers.WriteString(server)
-			s.url = "http://127.0.0.1:" + strconv.Itoa(ports[i])
+		for i := range sites {
+			servers.WriteString(replacer(i).Replace(block))
 		}
 		conf := fmt.Sprintf(`daemon off;
 master_process off;
@@ -112,68 +52,9 @@ http {
 		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if lastErr = launchNginx(t, bin, dir, confPath, sites[0].url); lastErr == nil {
-			return
-		}
-	}
-	t.Fatal(lastErr)
-}
-
-// launchNginx starts nginx and waits until url answers; on failure it
-// returns the error log.
-func launchNginx(t *testing.T, bin, dir, conf, url string) error {
-	t.Helper()
-	cmd := exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			return fmt.Errorf("nginx exited (%v): %s\n%s", err, out.String(), log)
-		default:
-		}
-		if conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), 100*time.Millisecond); err == nil {
-			conn.Close()
-			t.Cleanup(stop)
-			return nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return errors.New("nginx did not start listening")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// freeLoopbackPorts returns n loopback ports that were free a moment ago.
-func freeLoopbackPorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
+		errorLog := filepath.Join(dir, "error.log")
+		return exec.Command(bin, "-p", dir, "-e", errorLog, "-c", confPath), errorLog
+	})
 }
 
 // TestNginxAuthRequest runs the README's nginx configuration against
@@ -194,11 +75,11 @@ func TestNginxAuthRequest(t *testing.T) {
 	down := httptest.NewServer(newTestForwardAuth(v, false, io.Discard))
 	t.Cleanup(down.Close)
 
-	site := &nginxSite{amojwt: strings.TrimPrefix(s.url, "http://"), app: appAddr}
-	outage := &nginxSite{amojwt: strings.TrimPrefix(down.URL, "http://"), app: appAddr}
+	site := &proxySite{amojwt: strings.TrimPrefix(s.url, "http://"), app: appAddr}
+	outage := &proxySite{amojwt: strings.TrimPrefix(down.URL, "http://"), app: appAddr}
 	startNginx(t, site, outage)
 
-	send := func(site *nginxSite, method, path, token string, header map[string]string) (*http.Response, string) {
+	send := func(site *proxySite, method, path, token string, header map[string]string) (*http.Response, string) {
 		t.Helper()
 		auth := ""
 		if token != "" {
