@@ -28,6 +28,7 @@ type config struct {
 	connections             int
 	replayRatio, forgeRatio float64
 	noJTI, anonymous        bool
+	slowClients             int
 }
 
 // tokenLifetime is exp - iat of every token sent, as in the AMO docs' example.
@@ -104,6 +105,10 @@ func generate(ctx context.Context, c *config) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
+	slow, err := openSlowClients(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	shared := &accepted{}
 	results := make([]*report, c.connections)
 	start := time.Now()
@@ -118,6 +123,7 @@ func generate(ctx context.Context, c *config) (*report, error) {
 	wg.Wait()
 	total := newReport()
 	total.elapsed = time.Since(start)
+	total.slow = slow.finish()
 	for _, r := range results {
 		total.merge(r)
 	}

@@ -8,6 +8,7 @@
 //	amojwt-load --secret S [--url http://127.0.0.1:8080] [--path /api/v5/accounts/profile/]
 //	            [--key user:543210:23] [--duration 10s] [--connections 16]
 //	            [--replay-ratio 0.1] [--forge-ratio 0.1] [--no-jti] [--anonymous]
+//	            [--slow-clients 200]
 //
 // Each connection sends requests one after another: a fresh token with a
 // unique jti (signed like the AMO docs' example, exp = iat + 60), or with the
@@ -15,6 +16,9 @@
 // (a wrong secret, a flipped signature bit, alg none, HS512, a swapped
 // payload). --anonymous sends no Authorization header, to measure an
 // unauthenticated endpoint such as /healthz on the same server.
+// --slow-clients also holds that many connections the way slow clients do
+// (a POST that announces a body and sends almost none of it), to measure
+// how the server answers everyone else meanwhile and whether it closes them.
 //
 // Only loopback targets are accepted. The exit status is 1 when a replay or
 // a forgery was accepted, a 5xx was answered or a request failed; 2 for a
@@ -30,6 +34,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -96,6 +101,7 @@ func parseFlags(args []string, w io.Writer) (*config, error) {
 	fs.Float64Var(&c.forgeRatio, "forge-ratio", 0, "share of requests that carry a forged token (0 to 1)")
 	fs.BoolVar(&c.noJTI, "no-jti", false, "valid tokens carry no jti, as web-ext sign's (reusable: no replays then)")
 	fs.BoolVar(&c.anonymous, "anonymous", false, "send no Authorization header (for /healthz); no replays or forgeries then")
+	fs.IntVar(&c.slowClients, "slow-clients", 0, fmt.Sprintf("also open this many connections (0 to %d) that POST --path without credentials, announce a 100000-byte body and send 4 bytes of it, and report how many the server answers and closes", maxConnections))
 	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("AMOJWT")); err != nil {
 		return nil, err
 	}
@@ -127,6 +133,10 @@ func (c *config) check() error {
 		return errors.New("--secret (or AMOJWT_SECRET) is required unless --anonymous")
 	case c.path == "" || c.path[0] != '/':
 		return fmt.Errorf("--path %q: want an absolute path", c.path)
+	case c.slowClients < 0 || c.slowClients > maxConnections:
+		return fmt.Errorf("--slow-clients %d: want 0 to %d", c.slowClients, maxConnections)
+	case c.slowClients > 0 && !strings.HasPrefix(c.url, "http://"):
+		return errors.New("--slow-clients speaks plain HTTP: give an http:// --url")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,6 +50,9 @@ func TestParseFlags(t *testing.T) {
 		{name: "anonymous forgeries", args: []string{"--anonymous", "--forge-ratio", "0.1"}, wantErr: "--anonymous"},
 		{name: "relative path", args: []string{"--secret", "s", "--path", "healthz"}, wantErr: "--path"},
 		{name: "stray argument", args: []string{"--secret", "s", "x"}, wantErr: "unexpected"},
+		{name: "slow clients", args: []string{"--secret", "s", "--slow-clients", "1024"}, wantURL: "http://127.0.0.1:8080/api/v5/accounts/profile/"},
+		{name: "too many slow clients", args: []string{"--secret", "s", "--slow-clients", "1025"}, wantErr: "--slow-clients"},
+		{name: "slow clients over TLS", args: []string{"--secret", "s", "--slow-clients", "1", "--url", "https://127.0.0.1"}, wantErr: "--slow-clients"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,5 +220,36 @@ func TestLoadAnonymous(t *testing.T) {
 	if r.failed() || r.answered() == 0 || r.accepted[kindValid] != r.answered() || withAuth.Load() != 0 {
 		t.Errorf("%d answered, %d 2xx, %d with Authorization, %d errors: want all 2xx without Authorization",
 			r.answered(), r.accepted[kindValid], withAuth.Load(), r.errors)
+	}
+}
+
+// TestLoadSlowClients holds connections the way slow clients do while it
+// sends valid requests: against the mock AMO, whose refusals close the
+// connection, every slow client is answered and closed and every valid
+// request accepted; against a handler that answers without reading the
+// body on a server without a read timeout, every slow client is held,
+// which the report says.
+func TestLoadSlowClients(t *testing.T) {
+	t.Parallel()
+	const slow = 20
+	r, out := load(t, newMockAMO(t), "--duration", "500ms", "--connections", "2", "--slow-clients", fmt.Sprint(slow))
+	if r.failed() || r.accepted[kindValid] == 0 || r.slow != (slowResult{slow, slow, slow, r.slow.lastClose}) {
+		t.Errorf("mock AMO: %+v, %d valid accepted, %d errors (%v): want every slow client answered and closed",
+			r.slow, r.accepted[kindValid], r.errors, r.firstErr)
+	}
+	if want := fmt.Sprintf("slow       %d clients: %d answered, %d closed by the server", slow, slow, slow); !strings.Contains(out, want) {
+		t.Errorf("the report has no %q", want)
+	}
+
+	holding := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized) // net/http reads the body first
+	}))
+	t.Cleanup(holding.Close)
+	r, out = load(t, holding, "--duration", "500ms", "--connections", "1", "--slow-clients", fmt.Sprint(slow))
+	if r.slow != (slowResult{opened: slow}) {
+		t.Errorf("holding server: %+v, want every slow client held", r.slow)
+	}
+	if want := fmt.Sprintf("0 closed by the server, %d held to the end", slow); !strings.Contains(out, want) {
+		t.Errorf("the report has no %q", want)
 	}
 }

@@ -20,6 +20,7 @@ type report struct {
 	errors         int64
 	firstErr       error
 	latency        histogram
+	slow           slowResult // the whole run's
 }
 
 func newReport() *report { return &report{statuses: map[int]int64{}} }
@@ -104,6 +105,13 @@ func (r *report) print(w io.Writer, c *config) {
 		fmt.Fprintf(w, " (first: %v)", r.firstErr)
 	}
 	fmt.Fprintln(w)
+	if s := r.slow; s.opened > 0 {
+		fmt.Fprintf(w, "slow       %d clients: %d answered, %d closed by the server", s.opened, s.answered, s.closed)
+		if s.closed > 0 {
+			fmt.Fprintf(w, " (the last %v after the first connected)", round(s.lastClose))
+		}
+		fmt.Fprintf(w, ", %d held to the end\n", s.opened-s.closed)
+	}
 }
 
 // round shortens d for printing: three significant digits or so.
