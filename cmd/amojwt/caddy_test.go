@@ -49,13 +49,14 @@ func startCaddy(t *testing.T, sites ...*proxySite) {
 // TestCaddyForwardAuth runs the README's Caddy configuration against
 // `amojwt serve`: a valid token reaches the application with the caller's
 // identity and not the client's X-Amo-* headers, refusals get AMO's 401 as
-// amojwt wrote it with exactly one WWW-Authenticate, and a nonce store
-// outage gets amojwt's 401 that says 503.
+// amojwt wrote it with exactly one WWW-Authenticate, /auth logs the
+// client's request whatever forwarding headers the client sends, and a
+// nonce store outage gets amojwt's 401 that says 503.
 func TestCaddyForwardAuth(t *testing.T) {
 	t.Parallel()
 	app, hits := echoUpstream(t)
 	appAddr := strings.TrimPrefix(app.URL, "http://")
-	s := startServer(t, "--demo")
+	s := startServer(t, "--demo", "--trust-forwarded-headers", "--log-format", "json")
 
 	// A second amojwt /auth whose nonce store is down.
 	v, err := verifier.New(demoKeys(), verifier.WithNonceStore(downStore{}))
@@ -128,6 +129,13 @@ func TestCaddyForwardAuth(t *testing.T) {
 	if n := hits.Load() - before; n != 0 {
 		t.Errorf("the application got %d refused requests", n)
 	}
+
+	// With --trust-forwarded-headers the log line names the client's
+	// request, not Caddy's, nor what the client's forwarding headers say.
+	send(site, "PUT", "/app/logged?x=1", token(t, "caddy-4"), forwardingSpoof)
+	send(site, "PUT", "/app/logged-anonymous", "", forwardingSpoof)
+	checkLoggedRequest(t, s.stderr.String(), "PUT", "/app/logged")
+	checkLoggedRequest(t, s.stderr.String(), "PUT", "/app/logged-anonymous")
 
 	// The nonce store is down: Caddy passes amojwt's 401 that says 503.
 	resp, body = send(outage, "GET", "/app/x", token(t, "caddy-3"), nil)

@@ -111,9 +111,9 @@ func (b *bodyRecorder) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 // trustForwarded returns a handler that, before next sees the request,
 // takes its method, URI and client address from the headers a reverse proxy
-// sets: X-Forwarded-Method, X-Forwarded-Uri or X-Original-URI, X-Real-Ip or
-// the last X-Forwarded-For address. Only the log line of the decision reads
-// them. Use it only behind a proxy that overwrites these headers.
+// sets: X-Forwarded-Method, X-Forwarded-Uri or X-Original-Uri, the last
+// X-Forwarded-For address or X-Real-Ip. Only the log line of the decision
+// reads them. Use it only behind a proxy that overwrites these headers.
 func trustForwarded(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, originalRequest(r))
@@ -141,15 +141,17 @@ func originalRequest(r *http.Request) *http.Request {
 	return r2
 }
 
-// forwardedClient is the client address a proxy reports: X-Real-Ip, else
-// the last address of X-Forwarded-For (the one the nearest proxy added);
-// "" when neither is a valid IP address.
+// forwardedClient is the client address a proxy reports: the last address
+// of X-Forwarded-For, which the nearest proxy added (Caddy, Traefik and
+// nginx's $proxy_add_x_forwarded_for add it whatever the client sent), else
+// X-Real-Ip, which only some proxies set and others pass on from the
+// client; "" when the header read is not a valid IP address.
 func forwardedClient(h http.Header) string {
-	if ip := net.ParseIP(strings.TrimSpace(h.Get("X-Real-Ip"))); ip != nil {
-		return ip.String()
-	}
 	values := h.Values("X-Forwarded-For")
 	if len(values) == 0 {
+		if ip := net.ParseIP(strings.TrimSpace(h.Get("X-Real-Ip"))); ip != nil {
+			return ip.String()
+		}
 		return ""
 	}
 	last := values[len(values)-1]

@@ -144,6 +144,12 @@ func TestOriginalRequest(t *testing.T) {
 		{"nginx", map[string]string{"X-Original-URI": "/app/x?y=1", "X-Real-IP": "2001:db8::1"}, "GET", "/app/x?y=1", "2001:db8::1"},
 		{"traefik", map[string]string{"X-Forwarded-Method": "PUT", "X-Forwarded-Uri": "/a", "X-Forwarded-For": "203.0.113.5"}, "PUT", "/a", "203.0.113.5"},
 		{"forwarded uri wins", map[string]string{"X-Forwarded-Uri": "/a", "X-Original-URI": "/b"}, "GET", "/a", "192.0.2.1:1234"},
+		// Caddy and Traefik pass on the client's X-Real-IP and set
+		// X-Forwarded-For.
+		{"forwarded for wins", map[string]string{"X-Real-IP": "203.0.113.1", "X-Forwarded-For": "203.0.113.2, 198.51.100.9"},
+			"GET", "/auth", "198.51.100.9"},
+		{"forwarded for not an address", map[string]string{"X-Real-IP": "203.0.113.1", "X-Forwarded-For": "unknown"},
+			"GET", "/auth", "192.0.2.1:1234"},
 		{"not a request URI", map[string]string{"X-Forwarded-Uri": "no-slash"}, "GET", "/auth", "192.0.2.1:1234"},
 		{"not an address", map[string]string{"X-Forwarded-For": "203.0.113.5, unknown"}, "GET", "/auth", "192.0.2.1:1234"},
 	}

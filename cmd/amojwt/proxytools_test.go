@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -156,4 +157,31 @@ func freeLoopbackPorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// forwardingSpoof are the forwarding headers a client sends to pose as a
+// proxy: the README's configurations must keep them out of the request that
+// /auth logs with --trust-forwarded-headers.
+var forwardingSpoof = map[string]string{"X-Real-IP": "203.0.113.1", "X-Forwarded-For": "203.0.113.2",
+	"X-Forwarded-Uri": "/spoofed", "X-Original-URI": "/spoofed", "X-Forwarded-Method": "DELETE"}
+
+// checkLoggedRequest checks that logs, serve's JSON log, has an "amojwt
+// auth" line for method and path from 127.0.0.1 (the proxy's client), and
+// none for a request a client's forwarding headers describe.
+func checkLoggedRequest(t *testing.T, logs, method, path string) {
+	t.Helper()
+	found := false
+	for line := range strings.Lines(logs) {
+		var l struct{ Msg, Method, Path, Remote string }
+		if json.Unmarshal([]byte(line), &l) != nil || l.Msg != "amojwt auth" {
+			continue
+		}
+		if l.Path == "/spoofed" || l.Method == "DELETE" || strings.HasPrefix(l.Remote, "203.0.113.") {
+			t.Errorf("/auth logged a request the client's forwarding headers describe: %s", line)
+		}
+		found = found || l.Method == method && l.Path == path && l.Remote == "127.0.0.1"
+	}
+	if !found {
+		t.Errorf("/auth logged no %s %s from 127.0.0.1:\n%s", method, path, logs)
+	}
 }
