@@ -353,3 +353,32 @@ func FuzzHasDotSegment(f *testing.F) {
 		}
 	})
 }
+
+// TestServeUpstreamBodyKeepsConnection: a proxied request's body is read
+// to its end by the proxy, so the connection is kept for the next request
+// (closeUnread closes only connections whose body was left unread).
+func TestServeUpstreamBodyKeepsConnection(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(up.Close)
+	s := startServer(t, "--demo", "--upstream", up.URL)
+	for i, body := range []io.Reader{strings.NewReader("hello"), io.MultiReader(strings.NewReader("hello"))} { // sized, chunked
+		req, err := http.NewRequest("POST", s.url+"/upload", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "JWT "+token(t, fmt.Sprint("keep-", i)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(got) != "hello" || resp.Close {
+			t.Errorf("body %d: %d %q, Connection: close %v; want 200 hello, kept", i, resp.StatusCode, got, resp.Close)
+		}
+	}
+}
