@@ -169,11 +169,13 @@ func (h *handler) refuse(w http.ResponseWriter, r *http.Request, err *verifier.E
 		// what is left of it (up to 256 KiB) before it answers and again
 		// before it closes: a client that announces a body and sends it
 		// slowly, or never, would hold the connection for as long as the
-		// server's read timeout allows (forever without one). A read
-		// deadline in the past ends those reads at once, and
-		// Connection: close tells the client the connection ends here.
+		// server's read timeout allows (forever without one).
+		// Connection: close makes net/http answer at once; the read
+		// deadline lets the rest of the body arrive for a moment, so that
+		// a client still sending it reads the answer rather than a reset,
+		// and then ends the connection.
 		w.Header().Set("Connection", "close")
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(refusedBodyGrace))
 	}
 	if h.errorWriter != nil {
 		h.errorWriter(w, r, err)
@@ -181,6 +183,10 @@ func (h *handler) refuse(w http.ResponseWriter, r *http.Request, err *verifier.E
 	}
 	writeError(w, h.challenge, err)
 }
+
+// refusedBodyGrace is how long the rest of a refused request's body may
+// take to arrive after the refusal, before the connection is closed.
+const refusedBodyGrace = time.Second
 
 // asError returns the *verifier.Error that Verify documents it returns. Any
 // other error fails closed as a 503 (SPEC §7), never as an accept or a 500.

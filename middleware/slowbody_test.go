@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,9 +16,9 @@ import (
 )
 
 // TestRefusalDoesNotWaitForBody: a refused request whose client announced
-// a body and sends it slowly, or never, is answered and its connection
-// closed at once, on a server without a read timeout (net/http's default),
-// which would otherwise wait for the body forever.
+// a body and sends it slowly, or never, is answered at once and its
+// connection closed within a second, on a server without a read timeout
+// (net/http's default), which would otherwise wait for the body forever.
 func TestRefusalDoesNotWaitForBody(t *testing.T) {
 	t.Parallel()
 	v := newVerifier(t)
@@ -88,5 +89,43 @@ func TestAcceptedBodyKeepsConnection(t *testing.T) {
 	defer resp.Body.Close()
 	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(b) != "hello" || resp.Close {
 		t.Errorf("got %d %q, Connection: close %v; want 200 hello, kept", resp.StatusCode, b, resp.Close)
+	}
+}
+
+// TestRefusalLetsBodyArrive: a client that sends its whole body before it
+// reads the answer, as most do, can finish sending it and then reads the
+// refusal, rather than a reset, when the body arrives within a moment.
+func TestRefusalLetsBodyArrive(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(middleware.New(newVerifier(t))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		t.Error("the handler ran")
+	})))
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	const part, parts = 8 << 10, 8
+	if _, err := fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", part*parts); err != nil {
+		t.Fatal(err)
+	}
+	for i := range parts {
+		time.Sleep(20 * time.Millisecond) // the answer is sent meanwhile
+		if _, err := conn.Write(make([]byte, part)); err != nil {
+			t.Fatalf("writing part %d of the body: %v", i, err)
+		}
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	if resp.StatusCode != http.StatusUnauthorized || !resp.Close {
+		t.Errorf("answered %s, Connection: close %v; want 401 and close", resp.Status, resp.Close)
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Errorf("the connection ended with %v, want a close", err)
 	}
 }

@@ -225,14 +225,15 @@ func TestLoadAnonymous(t *testing.T) {
 
 // TestLoadSlowClients holds connections the way slow clients do while it
 // sends valid requests: against the mock AMO, whose refusals close the
-// connection, every slow client is answered and closed and every valid
-// request accepted; against a handler that answers without reading the
-// body on a server without a read timeout, every slow client is held,
-// which the report says.
+// connection a second later, every slow client is answered and closed and
+// every valid request accepted; against a handler that answers without
+// reading the body on a server without a read timeout, every slow client
+// is held, which the report says.
 func TestLoadSlowClients(t *testing.T) {
 	t.Parallel()
 	const slow = 20
-	r, out := load(t, newMockAMO(t), "--duration", "500ms", "--connections", "2", "--slow-clients", fmt.Sprint(slow))
+	// Longer than the second a refused body may take to arrive.
+	r, out := load(t, newMockAMO(t), "--duration", "2s", "--connections", "2", "--slow-clients", fmt.Sprint(slow))
 	if r.failed() || r.accepted[kindValid] == 0 || r.slow != (slowResult{slow, slow, slow, r.slow.lastClose}) {
 		t.Errorf("mock AMO: %+v, %d valid accepted, %d errors (%v): want every slow client answered and closed",
 			r.slow, r.accepted[kindValid], r.errors, r.firstErr)

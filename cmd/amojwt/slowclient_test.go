@@ -118,9 +118,9 @@ func (c *slowConn) answer() (status string, connClose bool, closedAfter time.Dur
 // TestServeSlowClients is the attack of slow clients without credentials:
 // many connections announce a body and send it slowly or never, to paths
 // whose handlers answer without reading it. Each is answered with
-// Connection: close and closed at once, not when the read timeout (a
-// minute by default) ends, and valid requests sent during the attack are
-// answered as usual.
+// Connection: close at once and closed within a second (the grace for the
+// rest of a body), not when the read timeout (a minute by default) ends,
+// and valid requests sent during the attack are answered as usual.
 func TestServeSlowClients(t *testing.T) {
 	t.Parallel()
 	const (

@@ -9,14 +9,16 @@ import (
 )
 
 // closeUnread returns next, except that a response begun before the
-// request's body was read to its end carries Connection: close and ends
-// the reading of the body at once (a read deadline in the past). net/http
-// otherwise reads what is left of an unread body (up to 256 KiB) before it
-// answers and again before it closes the connection, so a client that
-// announces a body and sends it slowly, or never, would hold the connection
-// until --read-timeout. Many of serve's answers read no body: /healthz,
-// /readyz, /metrics, /auth, the mock AMO's errors. The middleware does the
-// same for its refusals; this covers every other handler (SPEC §6).
+// request's body was read to its end carries Connection: close, and the
+// rest of the body may take unreadBodyGrace to arrive before the
+// connection is closed. net/http otherwise reads what is left of an unread
+// body (up to 256 KiB) before it answers and again before it closes the
+// connection, so a client that announces a body and sends it slowly, or
+// never, would hold the connection until --read-timeout; the grace lets a
+// client still sending its body read the answer rather than a reset. Many
+// of serve's answers read no body: /healthz, /readyz, /metrics, /auth, the
+// mock AMO's errors. The middleware does the same for its refusals; this
+// covers every other handler (SPEC §6).
 func closeUnread(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength == 0 {
@@ -28,6 +30,11 @@ func closeUnread(next http.Handler) http.Handler {
 		next.ServeHTTP(&unreadWriter{ResponseWriter: w, body: body}, r)
 	})
 }
+
+// unreadBodyGrace is how long the rest of a request's body may take to
+// arrive once an answer that leaves it unread has begun (the middleware's
+// refusals allow as long).
+const unreadBodyGrace = time.Second
 
 // eofBody is a request body that records whether it was read to its end:
 // to io.EOF, or to its Content-Length (a JSON or multipart reader stops at
@@ -70,7 +77,7 @@ func (u *unreadWriter) check() {
 	u.checked = true
 	if !u.body.done() {
 		u.Header().Set("Connection", "close")
-		_ = http.NewResponseController(u.ResponseWriter).SetReadDeadline(time.Now())
+		_ = http.NewResponseController(u.ResponseWriter).SetReadDeadline(time.Now().Add(unreadBodyGrace))
 	}
 }
 
