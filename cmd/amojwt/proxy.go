@@ -125,13 +125,14 @@ func confinePath(next http.Handler) http.Handler {
 // that still decodes further after that many is refused.
 const maxPathDecodings = 4
 
-// hasDotSegment reports whether the escaped path p, as sent or after any
-// number of percent-decodings, has a segment made only of dots (".", "..",
-// or more, which some servers also resolve) and spaces, with "/" or "" as
-// separator and a segment's ";" parameters ignored (Tomcat, Jetty resolve
-// "..;" as ".."): RFC 3986 §5.2.4 removes "." and ".." segments, and servers
-// that take "" for "/" or trim a segment's trailing dots and spaces
-// (Windows) resolve more. Beyond maxPathDecodings it reports true.
+// hasDotSegment reports whether the escaped path p, as sent or after each
+// of up to maxPathDecodings percent-decodings (unescapeLenient), has a
+// segment made only of dots and spaces with at least one dot, "/" or "\"
+// separating segments and a segment's ";" parameters ignored. RFC 3986
+// §5.2.4 resolves "." and ".." segments; servers that take "\" for "/"
+// (Windows), resolve "..;" as ".." (Tomcat, Jetty) or trim a segment's
+// trailing dots and spaces (Windows) resolve more. A path that still
+// changes at the last of those decodings counts as having one.
 func hasDotSegment(p string) bool {
 	for range maxPathDecodings {
 		for seg := range strings.FieldsFuncSeq(p, func(r rune) bool { return r == '/' || r == '\\' }) {
