@@ -72,7 +72,7 @@ func secondsTime(s float64) time.Time { return time.Unix(0, int64(s*1e9)) }
 func acceptedInstants(t *testing.T, leeway time.Duration, token string, use time.Time, visit func(at time.Time)) {
 	t.Helper()
 	clock := new(virtualClock)
-	reuse, err := verifier.New(newHostileKeys(t), verifier.WithAllowReuse(), verifier.WithLeeway(leeway), verifier.WithClock(clock.Now))
+	reuse, err := verifier.New(newHostileKeys(t), verifier.WithReplay(verifier.ReplayAllow), verifier.WithLeeway(leeway), verifier.WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,10 +126,11 @@ func TestRefusedTokensNeverTouchTheStore(t *testing.T) {
 // wantClaims is how many nonce store claims SPEC §3 row 15 and §5 allow for
 // one use: one for a jti-bearing token that passed every other check
 // (accepted, replayed, refused by the reset guard, or answered 503 by a
-// failing nonce store), none otherwise.
+// failing nonce store), none otherwise, and none at all under
+// verifier.ReplayAllow.
 func wantClaims(c vectors.Case, u vectors.Use, err error) int64 {
 	switch {
-	case c.AllowReuse:
+	case c.Replay == verifier.ReplayAllow:
 		return 0
 	case u.Expect.Status == http.StatusOK:
 		if u.Expect.Nonce != "" {

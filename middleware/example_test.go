@@ -2,8 +2,10 @@ package middleware_test
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -115,13 +117,12 @@ func ExampleTokenFromHeader() {
 			return
 		}
 		if !present {
-			middleware.WriteError(w, middleware.DefaultRealm,
-				verifier.NewError(verifier.ReasonNotAuthenticated, verifier.DetailNotAuthenticated))
+			middleware.WriteError(w, middleware.DefaultRealm, verifier.NotAuthenticated)
 			return
 		}
-		p, err := v.Verify(r.Context(), token)
-		if err != nil {
-			middleware.WriteError(w, middleware.DefaultRealm, err.(*verifier.Error))
+		p, d := v.Check(r.Context(), token)
+		if d.Err != nil {
+			middleware.WriteError(w, middleware.DefaultRealm, d.Err)
 			return
 		}
 		w.Header().Set("X-Amo-User-Id", fmt.Sprint(p.UserID))
@@ -134,4 +135,36 @@ func ExampleTokenFromHeader() {
 	// 401 {"detail":"Invalid Authorization header. Credentials string should not contain spaces."}
 	// 401 {"detail":"Signature has expired."}
 	// 200
+}
+
+// Count decisions for metrics with one observer: it sees every request the
+// middleware decides on, refusals of the Authorization header included.
+func ExampleWithObserver() {
+	v := exampleVerifier()
+	counts := map[string]int{}
+	observe := func(r *http.Request, d middleware.Decision) {
+		key := d.Outcome.String()
+		if d.Err != nil {
+			key += " " + string(d.Err.Reason()) + " (SPEC " + d.Err.Rule().String() + ")"
+		}
+		counts[key]++ // a real observer must be safe for concurrent use
+	}
+	h := middleware.New(v, middleware.WithObserver(observe))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+
+	for _, auth := range []string{"JWT " + tokA, "JWT " + tokA, "JWT", "", "JWT " + tokExpired} {
+		req := httptest.NewRequest(http.MethodGet, "/api/v5/accounts/profile/", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Println(counts[k], k)
+	}
+	// Output:
+	// 1 accepted
+	// 1 refused expired (SPEC §3 row 9)
+	// 1 refused header_malformed (SPEC §2.3)
+	// 1 refused not_authenticated (SPEC §2.1)
+	// 1 refused replayed (SPEC §3 row 15)
 }

@@ -54,8 +54,8 @@ func checkTokenFromHeader(t *testing.T, values []string) {
 		if token != "" || present {
 			t.Fatalf("%q: error %v together with token %q, present %v", values, err, token, present)
 		}
-		if err.Reason != wantReason || err.Detail != wantDetail || err.Status() != http.StatusUnauthorized {
-			t.Fatalf("%q: got %d %s %q, want 401 %s %q", values, err.Status(), err.Reason, err.Detail, wantReason, wantDetail)
+		if err.Reason() != wantReason || err.Detail() != wantDetail || err.Status() != http.StatusUnauthorized {
+			t.Fatalf("%q: got %d %s %q, want 401 %s %q", values, err.Status(), err.Reason(), err.Detail(), wantReason, wantDetail)
 		}
 		return
 	}

@@ -6,15 +6,6 @@ import (
 	"github.com/amojwt/amojwt/verifier"
 )
 
-// Errors of the Authorization header rules (SPEC §2, §6). Shared values, so
-// refusing a header allocates nothing; callers must not modify them.
-var (
-	errNotAuthenticated = verifier.NewError(verifier.ReasonNotAuthenticated, verifier.DetailNotAuthenticated)
-	errNoCredentials    = verifier.NewError(verifier.ReasonHeaderMalformed, verifier.DetailNoCredentials)
-	errSpaces           = verifier.NewError(verifier.ReasonHeaderMalformed, verifier.DetailCredentialsSpaces)
-	errHeaderTooLong    = verifier.NewError(verifier.ReasonMalformed, verifier.DetailDecoding)
-)
-
 // TokenFromHeader reads the credentials of "Authorization: JWT <token>" from
 // h, the way addons.mozilla.org does (SPEC §2, docs/AMO.md §1.2). It does
 // not look at the token itself; verifier.Verify does.
@@ -27,23 +18,24 @@ var (
 //     are anonymous; SPEC §2.1-2.2);
 //   - a non-nil *verifier.Error to answer with (HTTP 401), by the first rule
 //     that applies, in this order: a header value longer than
-//     verifier.MaxTokenBytes is ReasonMalformed "Error decoding signature.",
-//     before anything else is looked at (SPEC §6); more than one
-//     Authorization header, whatever their schemes, is ReasonHeaderMalformed
-//     "Invalid Authorization header. Credentials string should not contain
-//     spaces." (SPEC §2.5); "JWT" alone is ReasonHeaderMalformed "Invalid
-//     Authorization header. No credentials provided." (SPEC §2.3); more than
-//     two words is ReasonHeaderMalformed with the "spaces" text (SPEC §2.4).
+//     verifier.MaxTokenBytes is verifier.HeaderTooLong (ReasonMalformed
+//     "Error decoding signature."), before anything else is looked at
+//     (SPEC §6); more than one Authorization header, whatever their
+//     schemes, is verifier.HeaderRepeated (ReasonHeaderMalformed "Invalid
+//     Authorization header. Credentials string should not contain
+//     spaces.", SPEC §2.5); "JWT" alone is verifier.HeaderNoCredentials
+//     (ReasonHeaderMalformed "Invalid Authorization header. No credentials
+//     provided.", SPEC §2.3); more than two words is verifier.HeaderSpaces
+//     (ReasonHeaderMalformed with the "spaces" text, SPEC §2.4).
 //
 // Words are separated by runs of ASCII whitespace as Python's bytes.split()
 // defines it: space, \t, \n, \v, \f and \r; not \xa0 or other bytes. Leading
-// and trailing whitespace is ignored. The returned *verifier.Error values are
-// shared and must not be modified. TokenFromHeader does not allocate.
+// and trailing whitespace is ignored. TokenFromHeader does not allocate.
 func TokenFromHeader(h http.Header) (token string, present bool, err *verifier.Error) {
 	values := h["Authorization"]
 	for _, v := range values {
 		if len(v) > verifier.MaxTokenBytes {
-			return "", false, errHeaderTooLong
+			return "", false, verifier.HeaderTooLong
 		}
 	}
 	switch len(values) {
@@ -51,7 +43,7 @@ func TokenFromHeader(h http.Header) (token string, present bool, err *verifier.E
 		return "", false, nil
 	case 1:
 	default:
-		return "", false, errSpaces
+		return "", false, verifier.HeaderRepeated
 	}
 	return parseCredentials(values[0])
 }
@@ -65,11 +57,11 @@ func parseCredentials(v string) (string, bool, *verifier.Error) {
 	}
 	start = skipSpace(v, end)
 	if start == len(v) {
-		return "", false, errNoCredentials
+		return "", false, verifier.HeaderNoCredentials
 	}
 	end = skipWord(v, start)
 	if skipSpace(v, end) != len(v) {
-		return "", false, errSpaces
+		return "", false, verifier.HeaderSpaces
 	}
 	return v[start:end], true, nil
 }

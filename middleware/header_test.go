@@ -19,6 +19,7 @@ func TestTokenFromHeader(t *testing.T) {
 		wantPresent bool
 		wantReason  verifier.Reason // "" when no error
 		wantDetail  string
+		wantRule    string
 	}{
 		// SPEC §2.1: anonymous.
 		{name: "missing", values: nil},
@@ -42,22 +43,22 @@ func TestTokenFromHeader(t *testing.T) {
 		{name: "nbsp inside the token", values: []string{"JWT a\xa0b"}, wantToken: "a\xa0b", wantPresent: true},
 		{name: "x1c inside the token", values: []string{"JWT a\x1cb"}, wantToken: "a\x1cb", wantPresent: true},
 		// SPEC §2.3.
-		{name: "JWT alone", values: []string{"JWT"}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailNoCredentials},
-		{name: "JWT and spaces", values: []string{" jwt \t "}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailNoCredentials},
+		{name: "JWT alone", values: []string{"JWT"}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailNoCredentials, wantRule: "§2.3"},
+		{name: "JWT and spaces", values: []string{" jwt \t "}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailNoCredentials, wantRule: "§2.3"},
 		// SPEC §2.4.
-		{name: "three words", values: []string{"JWT a b"}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailCredentialsSpaces},
-		{name: "non-ASCII name", values: []string{"JWT Ivan Krstić"}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailCredentialsSpaces},
-		{name: "three words tab separated", values: []string{"JWT\ta\tb\t"}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailCredentialsSpaces},
+		{name: "three words", values: []string{"JWT a b"}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailCredentialsSpaces, wantRule: "§2.4"},
+		{name: "non-ASCII name", values: []string{"JWT Ivan Krstić"}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailCredentialsSpaces, wantRule: "§2.4"},
+		{name: "three words tab separated", values: []string{"JWT\ta\tb\t"}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailCredentialsSpaces, wantRule: "§2.4"},
 		// SPEC §2.5.
-		{name: "two JWT headers", values: []string{"JWT a", "JWT b"}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailCredentialsSpaces},
-		{name: "two headers of other schemes", values: []string{"Bearer a", "Basic b"}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailCredentialsSpaces},
-		{name: "two empty headers", values: []string{"", ""}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailCredentialsSpaces},
+		{name: "two JWT headers", values: []string{"JWT a", "JWT b"}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailCredentialsSpaces, wantRule: "§2.5"},
+		{name: "two headers of other schemes", values: []string{"Bearer a", "Basic b"}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailCredentialsSpaces, wantRule: "§2.5"},
+		{name: "two empty headers", values: []string{"", ""}, wantReason: verifier.ReasonHeaderMalformed, wantDetail: verifier.DetailCredentialsSpaces, wantRule: "§2.5"},
 		// SPEC §6: size, before anything else.
 		{name: "value of exactly MaxTokenBytes", values: []string{"JWT " + long[4:]}, wantToken: long[4:], wantPresent: true},
-		{name: "value over MaxTokenBytes", values: []string{"JWT " + long}, wantReason: verifier.ReasonMalformed, wantDetail: verifier.DetailDecoding},
-		{name: "other scheme over MaxTokenBytes", values: []string{"Bearer " + long}, wantReason: verifier.ReasonMalformed, wantDetail: verifier.DetailDecoding},
-		{name: "spaces over MaxTokenBytes", values: []string{"JWT a " + long}, wantReason: verifier.ReasonMalformed, wantDetail: verifier.DetailDecoding},
-		{name: "second header over MaxTokenBytes", values: []string{"JWT a", "JWT " + long}, wantReason: verifier.ReasonMalformed, wantDetail: verifier.DetailDecoding},
+		{name: "value over MaxTokenBytes", values: []string{"JWT " + long}, wantReason: verifier.ReasonMalformed, wantDetail: verifier.DetailDecoding, wantRule: "§6"},
+		{name: "other scheme over MaxTokenBytes", values: []string{"Bearer " + long}, wantReason: verifier.ReasonMalformed, wantDetail: verifier.DetailDecoding, wantRule: "§6"},
+		{name: "spaces over MaxTokenBytes", values: []string{"JWT a " + long}, wantReason: verifier.ReasonMalformed, wantDetail: verifier.DetailDecoding, wantRule: "§6"},
+		{name: "second header over MaxTokenBytes", values: []string{"JWT a", "JWT " + long}, wantReason: verifier.ReasonMalformed, wantDetail: verifier.DetailDecoding, wantRule: "§6"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,8 +76,10 @@ func TestTokenFromHeader(t *testing.T) {
 				t.Errorf("got error %v, want none", err)
 			case tt.wantReason != "" && err == nil:
 				t.Errorf("got no error, want %s", tt.wantReason)
-			case err != nil && (err.Reason != tt.wantReason || err.Detail != tt.wantDetail || err.Status() != http.StatusUnauthorized):
+			case err != nil && (err.Reason() != tt.wantReason || err.Detail() != tt.wantDetail || err.Status() != http.StatusUnauthorized):
 				t.Errorf("got %v (status %d), want %s %q 401", err, err.Status(), tt.wantReason, tt.wantDetail)
+			case err != nil && err.Rule().String() != tt.wantRule:
+				t.Errorf("got rule %v, want %s", err.Rule(), tt.wantRule)
 			}
 		})
 	}

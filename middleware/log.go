@@ -5,72 +5,53 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"time"
-
-	"github.com/amojwt/amojwt/verifier"
 )
 
 const logMessage = "amojwt auth"
 
-func (h *handler) logAccepted(r *http.Request, p *verifier.Principal, start time.Time) {
-	if h.logger == nil {
-		return
-	}
-	attrs := make([]slog.Attr, 0, 9)
-	attrs = append(attrs,
-		slog.String("outcome", "accepted"),
-		slog.String("issuer", p.Issuer),
-		slog.Int64("user_id", p.UserID),
-	)
-	if p.Nonce != "" {
-		attrs = append(attrs, slog.String("jti", nonceHash(p.Nonce)))
-	}
-	h.logger.LogAttrs(r.Context(), slog.LevelInfo, logMessage, appendRequestAttrs(attrs, r, start)...)
-}
-
-func (h *handler) logAnonymous(r *http.Request, start time.Time) {
-	if h.logger == nil {
-		return
-	}
-	attrs := make([]slog.Attr, 0, 5)
-	attrs = append(attrs, slog.String("outcome", "anonymous"))
-	h.logger.LogAttrs(r.Context(), slog.LevelInfo, logMessage, appendRequestAttrs(attrs, r, start)...)
-}
-
-// logRefused logs a refusal; issuer is the key's issuer when the verifier
-// found the key (Decision.Issuer), else "" and not logged: an unknown iss is
-// the client's text, not a key.
-func (h *handler) logRefused(r *http.Request, err *verifier.Error, issuer string, start time.Time) {
-	if h.logger == nil {
-		return
-	}
-	status := err.Status()
-	attrs := make([]slog.Attr, 0, 9)
-	attrs = append(attrs,
-		slog.String("outcome", "refused"),
-		slog.Int("status", status),
-		slog.String("reason", string(err.Reason)),
-	)
-	if issuer != "" {
-		attrs = append(attrs, slog.String("issuer", issuer))
-	}
+// logDecision logs d to l, as WithLogger says.
+func logDecision(l *slog.Logger, r *http.Request, d Decision) {
 	level := slog.LevelInfo
-	if status >= http.StatusInternalServerError {
-		level = slog.LevelWarn
-		if err.Cause != nil {
-			attrs = append(attrs, slog.String("cause", err.Cause.Error()))
+	attrs := make([]slog.Attr, 0, 11)
+	attrs = append(attrs, slog.String("outcome", d.Outcome.String()))
+	switch d.Outcome {
+	case Accepted:
+		p := d.Principal
+		attrs = append(attrs, slog.String("issuer", p.Issuer), slog.Int64("user_id", p.UserID))
+		if p.Nonce != "" {
+			attrs = append(attrs, slog.String("jti", nonceHash(p.Nonce)))
+		}
+		if p.Reused {
+			level = slog.LevelWarn
+			attrs = append(attrs, slog.Bool("reused", true))
+		}
+		// A store failure that verifier.ReplayReport let pass.
+		if err := d.Verifier.StoreErr; err != nil {
+			level = slog.LevelWarn
+			attrs = append(attrs, slog.String("cause", err.Error()))
+		}
+	case Refused:
+		status := d.Err.Status()
+		attrs = append(attrs, slog.Int("status", status), slog.String("reason", string(d.Err.Reason())))
+		// The issuer is known once the verifier found its key; an unknown
+		// iss is the client's text, not a key, and is not repeated.
+		if d.Verifier.Issuer != "" {
+			attrs = append(attrs, slog.String("issuer", d.Verifier.Issuer))
+		}
+		if status >= http.StatusInternalServerError {
+			level = slog.LevelWarn
+			if cause := d.Err.Unwrap(); cause != nil {
+				attrs = append(attrs, slog.String("cause", cause.Error()))
+			}
 		}
 	}
-	h.logger.LogAttrs(r.Context(), level, logMessage, appendRequestAttrs(attrs, r, start)...)
-}
-
-func appendRequestAttrs(attrs []slog.Attr, r *http.Request, start time.Time) []slog.Attr {
-	return append(attrs,
+	attrs = append(attrs,
 		slog.String("remote", r.RemoteAddr),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
-		slog.Duration("latency", time.Since(start)),
+		slog.Duration("latency", d.Latency),
 	)
+	l.LogAttrs(r.Context(), level, logMessage, attrs...)
 }
 
 // nonceHash is the first 6 bytes of SHA-256(jti) in hex: enough to match

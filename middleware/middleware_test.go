@@ -265,8 +265,8 @@ func TestWithErrorWriter(t *testing.T) {
 	t.Parallel()
 	var reasons []verifier.Reason
 	write := func(w http.ResponseWriter, r *http.Request, err *verifier.Error) {
-		reasons = append(reasons, err.Reason)
-		http.Error(w, string(err.Reason), err.Status())
+		reasons = append(reasons, err.Reason())
+		http.Error(w, string(err.Reason()), err.Status())
 	}
 	h := middleware.New(newVerifier(t, verifier.WithNonceStore(failingStore{})), middleware.WithErrorWriter(write))(whoami)
 	for _, e := range []exchange{
@@ -304,6 +304,7 @@ func TestNewPanicsOnInvalidConfig(t *testing.T) {
 		{"realm with DEL", func() { middleware.New(v, middleware.WithRealm("a\x7f")) }},
 		{"nil error writer", func() { middleware.New(v, middleware.WithErrorWriter(nil)) }},
 		{"nil logger", func() { middleware.New(v, middleware.WithLogger(nil)) }},
+		{"nil observer", func() { middleware.New(v, middleware.WithObserver(nil)) }},
 		{"nil next handler", func() { middleware.New(v)(nil) }},
 	}
 	for _, tt := range tests {
@@ -376,5 +377,124 @@ func TestWithLogger(t *testing.T) {
 				t.Errorf("line %d: %s = %v, want %v", i, k, got[k], want)
 			}
 		}
+	}
+}
+
+// TestWithObserver: the observer sees every decision, refusals of the
+// Authorization header and anonymous requests included, with the
+// verifier's record of the token; several observers run in order.
+func TestWithObserver(t *testing.T) {
+	t.Parallel()
+	type seen struct {
+		outcome  middleware.Outcome
+		reason   verifier.Reason // "" without an error
+		rule     string
+		issuer   string // Decision.Verifier.Issuer
+		called   bool   // Decision.Verifier.StoreCalled
+		reused   bool   // Decision.Verifier.Reused
+		storeErr bool   // Decision.Verifier.StoreErr != nil
+		user     int64  // the principal's, 0 without one
+	}
+	record := func(log *[]seen) func(*http.Request, middleware.Decision) {
+		return func(r *http.Request, d middleware.Decision) {
+			s := seen{outcome: d.Outcome, issuer: d.Verifier.Issuer, called: d.Verifier.StoreCalled,
+				reused: d.Verifier.Reused, storeErr: d.Verifier.StoreErr != nil}
+			if d.Err != nil {
+				s.reason, s.rule = d.Err.Reason(), d.Err.Rule().String()
+			}
+			if d.Principal != nil {
+				s.user = d.Principal.UserID
+			}
+			if d.Latency <= 0 || (d.Outcome == middleware.Refused) != (d.Err != nil) || (d.Outcome == middleware.Accepted) != (d.Principal != nil) {
+				t.Errorf("inconsistent decision %+v", d)
+			}
+			*log = append(*log, s)
+		}
+	}
+	tests := []struct {
+		name  string
+		opts  []verifier.Option
+		mw    []middleware.Option
+		auths []string // one request each; "" sends no header
+		want  []seen
+	}{
+		{"required", nil, nil, []string{"JWT " + tokA, "JWT " + tokA, "", "JWT", "JWT a b", "JWT " + tokExpired, "JWT " + tokNoJTI}, []seen{
+			{middleware.Accepted, "", "", testIssuer, true, false, false, 543210},
+			{middleware.Refused, verifier.ReasonReplayed, "§3 row 15", testIssuer, true, false, false, 0},
+			{middleware.Refused, verifier.ReasonNotAuthenticated, "§2.1", "", false, false, false, 0},
+			{middleware.Refused, verifier.ReasonHeaderMalformed, "§2.3", "", false, false, false, 0},
+			{middleware.Refused, verifier.ReasonHeaderMalformed, "§2.4", "", false, false, false, 0},
+			{middleware.Refused, verifier.ReasonExpired, "§3 row 9", testIssuer, false, false, false, 0},
+			{middleware.Accepted, "", "", testIssuer, false, false, false, 543210},
+		}},
+		{"optional", nil, []middleware.Option{middleware.WithOptional()}, []string{"", "Bearer x", "JWT"}, []seen{
+			{middleware.Anonymous, "", "", "", false, false, false, 0},
+			{middleware.Anonymous, "", "", "", false, false, false, 0},
+			{middleware.Refused, verifier.ReasonHeaderMalformed, "§2.3", "", false, false, false, 0},
+		}},
+		{"report", []verifier.Option{verifier.WithReplay(verifier.ReplayReport)}, nil, []string{"JWT " + tokA, "JWT " + tokA}, []seen{
+			{middleware.Accepted, "", "", testIssuer, true, false, false, 543210},
+			{middleware.Accepted, "", "", testIssuer, true, true, false, 543210},
+		}},
+		{"store down", []verifier.Option{verifier.WithNonceStore(failingStore{})}, nil, []string{"JWT " + tokA}, []seen{
+			{middleware.Refused, verifier.ReasonUnavailable, "§7", testIssuer, true, false, true, 0},
+		}},
+		{"store down, report", []verifier.Option{verifier.WithNonceStore(failingStore{}), verifier.WithReplay(verifier.ReplayReport)}, nil,
+			[]string{"JWT " + tokA}, []seen{
+				{middleware.Accepted, "", "", testIssuer, true, false, true, 543210},
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var first, second []seen
+			opts := append([]middleware.Option{middleware.WithObserver(record(&first)), middleware.WithObserver(record(&second))}, tt.mw...)
+			h := middleware.New(newVerifier(t, tt.opts...), opts...)(whoami)
+			for _, auth := range tt.auths {
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				if auth != "" {
+					req.Header.Set("Authorization", auth)
+				}
+				h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+			if fmt.Sprint(first) != fmt.Sprint(tt.want) || fmt.Sprint(second) != fmt.Sprint(tt.want) {
+				t.Errorf("observers saw\n%+v\n%+v\nwant\n%+v", first, second, tt.want)
+			}
+		})
+	}
+}
+
+// TestLogReused: a reused token that ReplayReport accepts is logged at Warn
+// with reused=true and its issuer, never its jti or token.
+func TestLogReused(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	v := newVerifier(t, verifier.WithReplay(verifier.ReplayReport))
+	h := middleware.New(v, middleware.WithLogger(slog.New(slog.NewJSONHandler(&buf, nil))))(whoami)
+	for range 2 {
+		req := httptest.NewRequest(http.MethodGet, "/x", nil)
+		req.Header.Set("Authorization", "JWT "+tokA)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("reused token: %d %s", rec.Code, rec.Body)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines:\n%s", len(lines), buf.String())
+	}
+	for i, wantReused := range []bool{false, true} {
+		var got map[string]any
+		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil {
+			t.Fatal(err)
+		}
+		wantLevel := map[bool]string{false: "INFO", true: "WARN"}[wantReused]
+		if got["outcome"] != "accepted" || got["issuer"] != testIssuer || got["level"] != wantLevel || (got["reused"] == true) != wantReused {
+			t.Errorf("line %d: %s", i, lines[i])
+		}
+	}
+	if strings.Contains(buf.String(), tokA) || strings.Contains(buf.String(), `"jti":"a"`) {
+		t.Errorf("log holds the token or the jti:\n%s", buf.String())
 	}
 }

@@ -114,6 +114,9 @@ func checkResponse(t *testing.T, use int, srv *httptest.Server, u vectors.Use) {
 		if len(challenge) != 0 || len(retryAfter) != 0 {
 			t.Errorf("use %d: 200 with WWW-Authenticate %q, Retry-After %q", use, challenge, retryAfter)
 		}
+		if got := resp.Header.Values(mockamo.TokenReusedHeader); (len(got) == 1 && got[0] == "true") != want.Reused || len(got) > 1 {
+			t.Errorf("use %d: %s %q, want it only for a reused token (reused %v)", use, mockamo.TokenReusedHeader, got, want.Reused)
+		}
 		return
 	case http.StatusUnauthorized:
 		if len(challenge) != 1 || challenge[0] != wantChallenge {

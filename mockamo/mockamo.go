@@ -95,6 +95,8 @@ func WithSubmissions(s *Submissions) Option {
 //     /__mockamo/reject-next-review (for the caller's next upload or
 //     version). A caller without a user id gets 403 on all of them (SPEC
 //     §8), and a request that would store more than Limits allow 413;
+//   - with every answer to a token accepted although its jti was used
+//     before (verifier.ReplayReport), the header TokenReusedHeader: true;
 //   - any other path: 404 {"detail":"Not found."} without authentication,
 //     as Django resolves URLs before any view runs. A path without its
 //     final slash is not found (AMO would redirect a GET to the slash).
@@ -112,7 +114,8 @@ func New(v *verifier.Verifier, opts ...Option) http.Handler {
 	if c.baseURL != "" {
 		c.baseURL = checkBaseURL(c.baseURL)
 	}
-	auth := middleware.New(v, c.authOpts...)
+	mw := middleware.New(v, c.authOpts...)
+	auth := func(h http.Handler) http.Handler { return mw(reportReuse(h)) }
 	prof := &profileHandler{baseURL: c.baseURL, now: c.now}
 	handlers := map[string]http.Handler{"/api/{version:v[345]}/accounts/profile/": auth(prof)}
 	if c.subs != nil {
@@ -136,6 +139,23 @@ func New(v *verifier.Verifier, opts ...Option) http.Handler {
 		notFound(w, req)
 	})
 	return r
+}
+
+// TokenReusedHeader is set to "true" on the answer to a request whose token
+// was accepted although its jti was used before (Principal.Reused, under
+// verifier.ReplayReport), so that a client's test sees which of its
+// requests reused a token, as addons.mozilla.org allows (SPEC §5).
+const TokenReusedHeader = "X-Amojwt-Token-Reused"
+
+// reportReuse sets TokenReusedHeader on the answers of next to requests
+// whose principal is Reused.
+func reportReuse(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := middleware.PrincipalFrom(r.Context()); ok && p.Reused {
+			w.Header().Set(TokenReusedHeader, "true")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // checkBaseURL returns base without its trailing slash, or panics.

@@ -216,6 +216,30 @@ func TestReplayAndRealm(t *testing.T) {
 
 // TestOverHTTP runs the handler in a real server on loopback: HEAD has no
 // body, and the body of GET is what a client reads.
+// TestReportReuse: under verifier.ReplayReport a reused token is answered
+// as the first use was, with TokenReusedHeader.
+func TestReportReuse(t *testing.T) {
+	t.Parallel()
+	keys, err := verifier.NewStaticKeys(&verifier.Key{Issuer: "user:543210:23", Secret: verifier.Secret(testSecret), Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(keys, verifier.WithClock(testClock), verifier.WithReplay(verifier.ReplayReport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mockamo.New(v)
+	for i, want := range []string{"", "true", "true"} {
+		rec := request(h, "GET", "/api/v5/accounts/profile/", "JWT "+tokDemo)
+		if rec.Code != http.StatusOK || rec.Header().Get(mockamo.TokenReusedHeader) != want {
+			t.Errorf("use %d: %d %q, want 200 with %s %q", i+1, rec.Code, rec.Header().Get(mockamo.TokenReusedHeader), mockamo.TokenReusedHeader, want)
+		}
+	}
+	if rec := request(h, "GET", "/api/v5/accounts/profile/", "JWT "+tokDemoNoJTI); rec.Header().Get(mockamo.TokenReusedHeader) != "" {
+		t.Errorf("a token without jti is reported reused")
+	}
+}
+
 func TestOverHTTP(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(mockamo.New(newVerifier(t)))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/amojwt/amojwt/internal/drf"
 	"github.com/amojwt/amojwt/middleware"
 	"github.com/amojwt/amojwt/mockamo/internal/sim"
 	"github.com/amojwt/amojwt/verifier"
@@ -34,7 +35,7 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 
 // writeDetail answers status with DRF's {"detail": detail}.
 func writeDetail(w http.ResponseWriter, status int, detail string) {
-	middleware.WriteDetail(w, status, detail)
+	drf.WriteDetail(w, status, detail)
 }
 
 // fieldErrorsBody is the JSON body of sim.FieldErrors, in DRF's field
@@ -68,8 +69,7 @@ func (f fieldErrorsBody) MarshalJSON() ([]byte, error) {
 func requirePrincipal(w http.ResponseWriter, r *http.Request) (*verifier.Principal, bool) {
 	p, ok := middleware.PrincipalFrom(r.Context())
 	if !ok {
-		middleware.WriteError(w, middleware.DefaultRealm,
-			verifier.NewError(verifier.ReasonNotAuthenticated, verifier.DetailNotAuthenticated))
+		middleware.WriteError(w, middleware.DefaultRealm, verifier.NotAuthenticated)
 	}
 	return p, ok
 }

@@ -216,6 +216,52 @@ func BenchmarkVerifyLiveNonces(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifyManyMembers runs turns of benchTurn of BenchmarkVerify's
+// tokens and as many refusals of manyMembersToken, the 8 KiB token of
+// distinct member names (SPEC §6: refused once MaxMembers are read), in
+// alternating order, and reports the ns per token of each and their ratio:
+// the worst token of that kind costs a few normal ones, not hundreds.
+func BenchmarkVerifyManyMembers(b *testing.B) {
+	const benchTurn = 256 // divides benchTokens
+	v := newBenchVerifier(b)
+	toks := newBenchCursor(b, func() { v = newBenchVerifier(b) })
+	hostile := manyMembersToken(b, benchIssuer)
+	ctx := context.Background()
+	normal := func() time.Duration {
+		turn := toks.take(benchTurn)
+		start := time.Now()
+		for _, tok := range turn {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	many := func() time.Duration {
+		start := time.Now()
+		for range benchTurn {
+			if _, err := v.Verify(ctx, hostile); !errors.Is(err, verifier.ErrMalformed) {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	var spentNormal, spentMany time.Duration
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 {
+			spentNormal += normal()
+			spentMany += many()
+		} else {
+			spentMany += many()
+			spentNormal += normal()
+		}
+	}
+	tokens := float64(b.N * benchTurn)
+	b.ReportMetric(float64(spentNormal)/tokens, "normal-ns/token")
+	b.ReportMetric(float64(spentMany)/tokens, "many-members-ns/token")
+	b.ReportMetric(float64(spentMany)/float64(spentNormal), "many-members/normal")
+}
+
 // liveName is 10k for 10000, 1M for 1000000.
 func liveName(n int) string {
 	if n >= 1_000_000 {

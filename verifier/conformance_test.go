@@ -71,9 +71,9 @@ func checkOutcome(t *testing.T, use int, want vectors.Expect, p *verifier.Princi
 			t.Errorf("use %d: got error %v, want accepted", use, err)
 			return
 		}
-		if p.Issuer != want.Issuer || p.UserID != want.UserID || p.Nonce != want.Nonce {
-			t.Errorf("use %d: principal (issuer %q, user %d, nonce %q), want (%q, %d, %q)",
-				use, p.Issuer, p.UserID, p.Nonce, want.Issuer, want.UserID, want.Nonce)
+		if p.Issuer != want.Issuer || p.UserID != want.UserID || p.Nonce != want.Nonce || p.Reused != want.Reused {
+			t.Errorf("use %d: principal (issuer %q, user %d, nonce %q, reused %v), want (%q, %d, %q, %v)",
+				use, p.Issuer, p.UserID, p.Nonce, p.Reused, want.Issuer, want.UserID, want.Nonce, want.Reused)
 		}
 		return
 	}
@@ -85,7 +85,7 @@ func checkOutcome(t *testing.T, use int, want vectors.Expect, p *verifier.Princi
 	if p != nil {
 		t.Errorf("use %d: non-nil principal with error %v", use, err)
 	}
-	if ve.Reason != want.Reason || ve.Detail != want.Detail || ve.Status() != want.Status {
-		t.Errorf("use %d: got %d %s %q, want %d %s %q", use, ve.Status(), ve.Reason, ve.Detail, want.Status, want.Reason, want.Detail)
+	if ve.Reason() != want.Reason || ve.Detail() != want.Detail || ve.Status() != want.Status {
+		t.Errorf("use %d: got %d %s %q, want %d %s %q", use, ve.Status(), ve.Reason(), ve.Detail(), want.Status, want.Reason, want.Detail)
 	}
 }

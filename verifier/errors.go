@@ -3,25 +3,28 @@ package verifier
 import (
 	"errors"
 	"net/http"
+	"strconv"
 )
 
 // Reason is the machine-readable code of the rule a request failed: the
-// "reason code" column of SPEC §3 (and §2, §5, §7). Reasons are stable: they
-// appear in metrics, logs and conformance vectors.
+// "reason code" column of SPEC §3 (and §2, §5, §7). Reasons are stable
+// text: metrics, logs and the conformance vectors (testdata/vectors.json)
+// use them. One reason may cover several rules (ReasonClaimType fails SPEC
+// §3 rows 7, 9, 10 and 12); Error.Rule tells them apart.
 type Reason string
 
-// The reasons, in SPEC order. The AMO detail text each one answers with is in
-// the Detail* constants.
+// The reasons, in SPEC order. The AMO detail text each failure answers with
+// is in the Detail* constants.
 const (
 	ReasonNotAuthenticated Reason = "not_authenticated" // SPEC §2.1: no JWT credentials on a protected endpoint
 	ReasonHeaderMalformed  Reason = "header_malformed"  // SPEC §2.3-2.5: "JWT" alone, spaces, several headers
 	ReasonMalformed        Reason = "malformed"         // SPEC §3 row 1, §6
 	ReasonIssuerMissing    Reason = "issuer_missing"    // SPEC §3 row 2
 	ReasonIssuerUnknown    Reason = "issuer_unknown"    // SPEC §3 row 3
-	ReasonAlgorithm        Reason = "algorithm"         // SPEC §3 row 4, §6 (crit, b64)
+	ReasonAlgorithm        Reason = "algorithm"         // SPEC §3 row 4; row 1 for crit and b64 (§6)
 	ReasonSignature        Reason = "signature"         // SPEC §3 row 5
 	ReasonClaimMissing     Reason = "claim_missing"     // SPEC §3 row 6
-	ReasonClaimType        Reason = "claim_type"        // SPEC §3 rows 7, 9, 10; §4
+	ReasonClaimType        Reason = "claim_type"        // SPEC §3 rows 7, 9, 10, 12; §4
 	ReasonIssuedInFuture   Reason = "issued_in_future"  // SPEC §3 rows 7-8
 	ReasonExpired          Reason = "expired"           // SPEC §3 row 9
 	ReasonLifetimeTooLong  Reason = "lifetime_too_long" // SPEC §3 row 10
@@ -64,9 +67,9 @@ const (
 	DetailUnavailable       = "Authentication is temporarily unavailable; try again."
 )
 
-// Sentinel errors, one per Reason. Every *Error unwraps to the sentinel of
-// its Reason, so callers branch with errors.Is(err, verifier.ErrExpired)
-// without reading texts.
+// Sentinel errors, one per Reason. errors.Is(err, ErrExpired) reports
+// whether err is an *Error of ReasonExpired, so callers branch without
+// reading texts.
 var (
 	ErrNotAuthenticated = errors.New("verifier: no credentials")
 	ErrHeaderMalformed  = errors.New("verifier: malformed Authorization header")
@@ -91,111 +94,191 @@ var (
 	ErrUnavailable      = errors.New("verifier: store unavailable")
 )
 
-var sentinels = map[Reason]error{
-	ReasonNotAuthenticated: ErrNotAuthenticated,
-	ReasonHeaderMalformed:  ErrHeaderMalformed,
-	ReasonMalformed:        ErrMalformed,
-	ReasonIssuerMissing:    ErrIssuerMissing,
-	ReasonIssuerUnknown:    ErrIssuerUnknown,
-	ReasonAlgorithm:        ErrAlgorithm,
-	ReasonSignature:        ErrSignature,
-	ReasonClaimMissing:     ErrClaimMissing,
-	ReasonClaimType:        ErrClaimType,
-	ReasonIssuedInFuture:   ErrIssuedInFuture,
-	ReasonExpired:          ErrExpired,
-	ReasonLifetimeTooLong:  ErrLifetimeTooLong,
-	ReasonRefreshable:      ErrRefreshable,
-	ReasonNotYetValid:      ErrNotYetValid,
-	ReasonNonceMissing:     ErrNonceMissing,
-	ReasonNonceInvalid:     ErrNonceInvalid,
-	ReasonUserDisabled:     ErrUserDisabled,
-	ReasonAgreementMissing: ErrAgreementMissing,
-	ReasonReplayed:         ErrReplayed,
-	ReasonNonceStoreReset:  ErrNonceStoreReset,
-	ReasonUnavailable:      ErrUnavailable,
+// Rule names a rule of docs/SPEC.md: section §Section and, within it, Item:
+// the row of §3's table of checks, or the item of §2's list; 0 when the rule
+// is the section as a whole. The zero Rule names no rule.
+type Rule struct {
+	Section, Item int
 }
 
-// Error is the error Verify returns for every refused token. Reason says
-// which rule failed, Detail is the text addons.mozilla.org answers with (the
-// HTTP layer sends it as {"detail": Detail}), and Status the HTTP status. It
-// never contains the token, its signature or a secret.
+// String returns "§3 row 9" for a row of §3, "§2.3" for an item of another
+// section, "§7" for a whole section, and "" for the zero Rule.
+func (r Rule) String() string {
+	switch {
+	case r.Section == 0:
+		return ""
+	case r.Item == 0:
+		return "§" + strconv.Itoa(r.Section)
+	case r.Section == 3:
+		return "§3 row " + strconv.Itoa(r.Item)
+	}
+	return "§" + strconv.Itoa(r.Section) + "." + strconv.Itoa(r.Item)
+}
+
+// failure indexes failures: one way a request can be refused.
+type failure uint8
+
+const (
+	// passed is no failure: the check passed. Its row of failures is empty.
+	passed failure = iota
+	failNotAuthenticated
+	failNoCredentials
+	failCredentialsSpaces
+	failSeveralHeaders
+	failHeaderTooLong
+	failMalformed
+	failExtension
+	failIssuerMissing
+	failIssuerUnknown
+	failAlgorithm
+	failSignature
+	failExpMissing
+	failIatMissing
+	failIatType
+	failIatNotInteger
+	failIssuedInFuture
+	failExpType
+	failExpNotInteger
+	failExpired
+	failLifetimeType
+	failLifetimeTooLong
+	failRefreshable
+	failNbfType
+	failNotYetValid
+	failNonceMissing
+	failNonceInvalid
+	failUserDisabled
+	failAgreementMissing
+	failReplayed
+	failNonceStoreReset
+	failUnavailable
+	numFailures
+)
+
+// failures is the one table of refusals: for each, its reason code, the
+// text AMO answers with, the HTTP status, the sentinel that errors.Is
+// matches, and the SPEC rule that fails. A reason that covers several
+// rules has a row for each, chosen where the check fails.
+var failures = [numFailures]struct {
+	reason   Reason
+	detail   string
+	status   int
+	sentinel error
+	rule     Rule
+}{
+	failNotAuthenticated:  {ReasonNotAuthenticated, DetailNotAuthenticated, http.StatusUnauthorized, ErrNotAuthenticated, Rule{2, 1}},
+	failNoCredentials:     {ReasonHeaderMalformed, DetailNoCredentials, http.StatusUnauthorized, ErrHeaderMalformed, Rule{2, 3}},
+	failCredentialsSpaces: {ReasonHeaderMalformed, DetailCredentialsSpaces, http.StatusUnauthorized, ErrHeaderMalformed, Rule{2, 4}},
+	failSeveralHeaders:    {ReasonHeaderMalformed, DetailCredentialsSpaces, http.StatusUnauthorized, ErrHeaderMalformed, Rule{2, 5}},
+	failHeaderTooLong:     {ReasonMalformed, DetailDecoding, http.StatusUnauthorized, ErrMalformed, Rule{6, 0}},
+	failMalformed:         {ReasonMalformed, DetailDecoding, http.StatusUnauthorized, ErrMalformed, Rule{3, 1}},
+	// crit and b64 are refused while decoding, before the issuer (§6).
+	failExtension:       {ReasonAlgorithm, DetailInvalidToken, http.StatusUnauthorized, ErrAlgorithm, Rule{3, 1}},
+	failIssuerMissing:   {ReasonIssuerMissing, DetailIssuerMissing, http.StatusUnauthorized, ErrIssuerMissing, Rule{3, 2}},
+	failIssuerUnknown:   {ReasonIssuerUnknown, DetailIssuerUnknown, http.StatusUnauthorized, ErrIssuerUnknown, Rule{3, 3}},
+	failAlgorithm:       {ReasonAlgorithm, DetailInvalidToken, http.StatusUnauthorized, ErrAlgorithm, Rule{3, 4}},
+	failSignature:       {ReasonSignature, DetailDecoding, http.StatusUnauthorized, ErrSignature, Rule{3, 5}},
+	failExpMissing:      {ReasonClaimMissing, DetailExpMissing, http.StatusUnauthorized, ErrClaimMissing, Rule{3, 6}},
+	failIatMissing:      {ReasonClaimMissing, DetailIatMissing, http.StatusUnauthorized, ErrClaimMissing, Rule{3, 6}},
+	failIatType:         {ReasonClaimType, DetailWrongType, http.StatusUnauthorized, ErrClaimType, Rule{3, 7}},
+	failIatNotInteger:   {ReasonIssuedInFuture, DetailIssuedInFuture, http.StatusUnauthorized, ErrIssuedInFuture, Rule{3, 7}},
+	failIssuedInFuture:  {ReasonIssuedInFuture, DetailIssuedInFuture, http.StatusUnauthorized, ErrIssuedInFuture, Rule{3, 8}},
+	failExpType:         {ReasonClaimType, DetailWrongType, http.StatusUnauthorized, ErrClaimType, Rule{3, 9}},
+	failExpNotInteger:   {ReasonClaimType, DetailDecoding, http.StatusUnauthorized, ErrClaimType, Rule{3, 9}},
+	failExpired:         {ReasonExpired, DetailExpired, http.StatusUnauthorized, ErrExpired, Rule{3, 9}},
+	failLifetimeType:    {ReasonClaimType, DetailWrongType, http.StatusUnauthorized, ErrClaimType, Rule{3, 10}},
+	failLifetimeTooLong: {ReasonLifetimeTooLong, DetailLifetimeTooLong, http.StatusUnauthorized, ErrLifetimeTooLong, Rule{3, 10}},
+	failRefreshable:     {ReasonRefreshable, DetailRefreshable, http.StatusUnauthorized, ErrRefreshable, Rule{3, 11}},
+	failNbfType:         {ReasonClaimType, DetailWrongType, http.StatusUnauthorized, ErrClaimType, Rule{3, 12}},
+	failNotYetValid:     {ReasonNotYetValid, DetailNotYetValid, http.StatusUnauthorized, ErrNotYetValid, Rule{3, 12}},
+	failNonceMissing:    {ReasonNonceMissing, DetailNonceMissing, http.StatusUnauthorized, ErrNonceMissing, Rule{3, 13}},
+	failNonceInvalid:    {ReasonNonceInvalid, DetailNonceInvalid, http.StatusUnauthorized, ErrNonceInvalid, Rule{3, 13}},
+	failUserDisabled:    {ReasonUserDisabled, DetailUserDisabled, http.StatusUnauthorized, ErrUserDisabled, Rule{3, 14}},
+	failAgreementMissing: {ReasonAgreementMissing, DetailAgreementMissing, http.StatusUnauthorized, ErrAgreementMissing,
+		Rule{3, 14}},
+	failReplayed:        {ReasonReplayed, DetailReplayed, http.StatusUnauthorized, ErrReplayed, Rule{3, 15}},
+	failNonceStoreReset: {ReasonNonceStoreReset, DetailNonceStoreReset, http.StatusUnauthorized, ErrNonceStoreReset, Rule{5, 0}},
+	failUnavailable:     {ReasonUnavailable, DetailUnavailable, http.StatusServiceUnavailable, ErrUnavailable, Rule{7, 0}},
+}
+
+// Error is the error of every refused request: Verify's, and the header
+// refusals of package middleware (NotAuthenticated, ...). Reason says which
+// rule failed, Detail is the text addons.mozilla.org answers with (the HTTP
+// layer sends it as {"detail": Detail}), Status the HTTP status and Rule
+// the SPEC rule. It never contains the token, its signature or a secret.
 //
-// errors.Is(err, sentinel) matches the sentinel of Reason (ErrExpired, ...);
-// for ReasonUnavailable it also matches the store's error chain (for example
-// noncestore.ErrUnavailable), kept in Cause.
-//
-// Verify returns shared *Error values for the failures that carry no
-// cause, so that refusing a token allocates nothing: treat them as
-// read-only.
+// An *Error is immutable, and the failures that carry no cause are shared
+// values, so refusing a token allocates nothing. errors.Is(err, sentinel)
+// matches the sentinel of its Reason (ErrExpired, ...); for
+// ReasonUnavailable it also matches the store's error chain (for example
+// noncestore.ErrUnavailable), which Unwrap returns. Neither errors.Is nor
+// errors.As allocates.
 type Error struct {
-	Reason Reason
-	Detail string
-	// Cause is the underlying failure of a store (ReasonUnavailable), or nil.
-	Cause error
+	f     failure
+	cause error
 }
 
-// NewError returns an *Error for reason with the given AMO detail text. It is
-// for layers that decide a rule of their own, such as the Authorization
-// header parser of SPEC §2.
-func NewError(reason Reason, detail string) *Error {
-	return &Error{Reason: reason, Detail: detail}
-}
+// shared holds the *Error of each failure without a cause.
+var shared = func() (s [numFailures]Error) {
+	for i := range s {
+		s[i].f = failure(i)
+	}
+	return s
+}()
+
+// err returns the shared *Error of f.
+func (f failure) err() *Error { return &shared[f] }
+
+// unavailable returns the 503 of SPEC §7 for a store that failed with cause.
+func unavailable(cause error) *Error { return &Error{f: failUnavailable, cause: cause} }
+
+// The refusals decided before a token reaches a Verifier: the rules of the
+// Authorization header (SPEC §2) and its size limit (SPEC §6). Package
+// middleware answers with them; like Verify's errors they are shared and
+// immutable.
+var (
+	// NotAuthenticated: no JWT credentials on an endpoint that needs them
+	// (SPEC §2.1).
+	NotAuthenticated = failNotAuthenticated.err()
+	// HeaderNoCredentials: "JWT" alone (SPEC §2.3).
+	HeaderNoCredentials = failNoCredentials.err()
+	// HeaderSpaces: more than two words (SPEC §2.4).
+	HeaderSpaces = failCredentialsSpaces.err()
+	// HeaderRepeated: more than one Authorization header (SPEC §2.5).
+	HeaderRepeated = failSeveralHeaders.err()
+	// HeaderTooLong: a header value over MaxTokenBytes, ReasonMalformed
+	// (SPEC §6).
+	HeaderTooLong = failHeaderTooLong.err()
+)
+
+// Reason is the code of the rule that failed.
+func (e *Error) Reason() Reason { return failures[e.f].reason }
+
+// Detail is the text addons.mozilla.org answers with, byte for byte.
+func (e *Error) Detail() string { return failures[e.f].detail }
+
+// Status is the HTTP status that answers e: 503 for ReasonUnavailable (SPEC
+// §7), 401 for everything else (SPEC §2, §3).
+func (e *Error) Status() int { return failures[e.f].status }
+
+// Rule is the SPEC rule that failed: a row of §3 (§3 row 9 for an expired
+// token, §3 row 7 for an iat of the wrong type), an item of §2 (§2.3 for
+// "JWT" alone), §5 for the reset guard, §6 for an oversized header, §7 for
+// a store failure.
+func (e *Error) Rule() Rule { return failures[e.f].rule }
 
 // Error returns "amojwt: <reason>: <detail>", plus the cause if any.
 func (e *Error) Error() string {
-	s := "amojwt: " + string(e.Reason) + ": " + e.Detail
-	if e.Cause != nil {
-		s += ": " + e.Cause.Error()
+	s := "amojwt: " + string(e.Reason()) + ": " + e.Detail()
+	if e.cause != nil {
+		s += ": " + e.cause.Error()
 	}
 	return s
 }
 
-// Unwrap returns the sentinel of e.Reason and, when set, e.Cause.
-func (e *Error) Unwrap() []error {
-	errs := make([]error, 0, 2)
-	if s, ok := sentinels[e.Reason]; ok {
-		errs = append(errs, s)
-	}
-	if e.Cause != nil {
-		errs = append(errs, e.Cause)
-	}
-	return errs
-}
+// Unwrap returns the underlying failure of a store (ReasonUnavailable), or
+// nil.
+func (e *Error) Unwrap() error { return e.cause }
 
-// Status is the HTTP status that answers e: 503 for ReasonUnavailable (SPEC
-// §7), 401 for everything else (SPEC §3).
-func (e *Error) Status() int {
-	if e.Reason == ReasonUnavailable {
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusUnauthorized
-}
-
-// Package-level values for the failures that carry no cause, so refusing a
-// token allocates nothing.
-var (
-	errMalformed        = &Error{Reason: ReasonMalformed, Detail: DetailDecoding}
-	errIssuerMissing    = &Error{Reason: ReasonIssuerMissing, Detail: DetailIssuerMissing}
-	errIssuerUnknown    = &Error{Reason: ReasonIssuerUnknown, Detail: DetailIssuerUnknown}
-	errAlgorithm        = &Error{Reason: ReasonAlgorithm, Detail: DetailInvalidToken}
-	errSignature        = &Error{Reason: ReasonSignature, Detail: DetailDecoding}
-	errExpMissing       = &Error{Reason: ReasonClaimMissing, Detail: DetailExpMissing}
-	errIatMissing       = &Error{Reason: ReasonClaimMissing, Detail: DetailIatMissing}
-	errWrongType        = &Error{Reason: ReasonClaimType, Detail: DetailWrongType}
-	errExpNotInteger    = &Error{Reason: ReasonClaimType, Detail: DetailDecoding}
-	errIssuedInFuture   = &Error{Reason: ReasonIssuedInFuture, Detail: DetailIssuedInFuture}
-	errExpired          = &Error{Reason: ReasonExpired, Detail: DetailExpired}
-	errLifetimeTooLong  = &Error{Reason: ReasonLifetimeTooLong, Detail: DetailLifetimeTooLong}
-	errRefreshable      = &Error{Reason: ReasonRefreshable, Detail: DetailRefreshable}
-	errNotYetValid      = &Error{Reason: ReasonNotYetValid, Detail: DetailNotYetValid}
-	errNonceMissing     = &Error{Reason: ReasonNonceMissing, Detail: DetailNonceMissing}
-	errNonceInvalid     = &Error{Reason: ReasonNonceInvalid, Detail: DetailNonceInvalid}
-	errUserDisabled     = &Error{Reason: ReasonUserDisabled, Detail: DetailUserDisabled}
-	errAgreementMissing = &Error{Reason: ReasonAgreementMissing, Detail: DetailAgreementMissing}
-	errReplayed         = &Error{Reason: ReasonReplayed, Detail: DetailReplayed}
-	errNonceStoreReset  = &Error{Reason: ReasonNonceStoreReset, Detail: DetailNonceStoreReset}
-)
-
-func unavailable(cause error) *Error {
-	return &Error{Reason: ReasonUnavailable, Detail: DetailUnavailable, Cause: cause}
-}
+// Is reports whether target is the sentinel of e's Reason.
+func (e *Error) Is(target error) bool { return target == failures[e.f].sentinel }

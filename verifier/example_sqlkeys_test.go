@@ -91,7 +91,7 @@ func ExampleKeyStore_sql() {
 		case err == nil:
 			fmt.Println(c.iss, "accepted: user", p.UserID)
 		case errors.As(err, &verr):
-			fmt.Println(c.iss, verr.Status(), verr.Detail)
+			fmt.Println(c.iss, verr.Status(), verr.Detail())
 		}
 	}
 

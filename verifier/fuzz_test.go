@@ -70,7 +70,7 @@ func FuzzVerify(f *testing.F) {
 		p, err := v.Verify(context.Background(), token)
 		if err != nil {
 			var verr *verifier.Error
-			if !errors.As(err, &verr) || !knownReasons[verr.Reason] || verr.Detail == "" || verr.Status() != 401 {
+			if !errors.As(err, &verr) || !knownReasons[verr.Reason()] || verr.Detail() == "" || verr.Status() != 401 {
 				t.Fatalf("Verify(%q): error %#v is not a SPEC *Error", token, err)
 			}
 			if p != nil {
@@ -135,11 +135,11 @@ func FuzzVerifySigned(f *testing.F) {
 		p, err := v.Verify(context.Background(), token)
 		if err != nil {
 			var verr *verifier.Error
-			if !errors.As(err, &verr) || !knownReasons[verr.Reason] || verr.Status() != 401 || p != nil {
+			if !errors.As(err, &verr) || !knownReasons[verr.Reason()] || verr.Status() != 401 || p != nil {
 				t.Fatalf("header %q claims %q: got (%v, %#v), want a SPEC *Error", header, claims, p, err)
 			}
-			if (!json.Valid([]byte(header)) || !json.Valid([]byte(claims))) && verr.Reason != verifier.ReasonMalformed {
-				t.Fatalf("header %q claims %q: invalid JSON answered %s, want malformed", header, claims, verr.Reason)
+			if (!json.Valid([]byte(header)) || !json.Valid([]byte(claims))) && verr.Reason() != verifier.ReasonMalformed {
+				t.Fatalf("header %q claims %q: invalid JSON answered %s, want malformed", header, claims, verr.Reason())
 			}
 			return
 		}
@@ -166,7 +166,7 @@ var surrogateEscape = regexp.MustCompile(`\\u[dD][89a-fA-F]`)
 func acceptedBySpec(header, claims string, p *verifier.Principal) string {
 	h, ok := topLevel(header)
 	if !ok {
-		return "the header is not one JSON object with distinct member names"
+		return "the header is not one JSON object with at most 16 distinct member names"
 	}
 	if string(h["alg"]) != `"HS256"` {
 		return "alg is not exactly \"HS256\""
@@ -179,7 +179,7 @@ func acceptedBySpec(header, claims string, p *verifier.Principal) string {
 	}
 	c, ok := topLevel(claims)
 	if !ok {
-		return "the claims are not one JSON object with distinct member names"
+		return "the claims are not one JSON object with at most 16 distinct member names"
 	}
 	var iss, jti string
 	if json.Unmarshal(c["iss"], &iss) != nil || iss != p.Issuer || (iss != "user:1:1" && iss != "user:2:1") {
@@ -216,8 +216,9 @@ func acceptedBySpec(header, claims string, p *verifier.Principal) string {
 	return ""
 }
 
-// topLevel decodes a JSON object's members, failing on anything else or on
-// a repeated name (after unescaping).
+// topLevel decodes a JSON object's members, failing on anything else, on
+// a repeated name (after unescaping) or on more than verifier.MaxMembers
+// members (SPEC §6).
 func topLevel(text string) (map[string]json.RawMessage, bool) {
 	dec := json.NewDecoder(strings.NewReader(text))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
@@ -239,7 +240,7 @@ func topLevel(text string) (map[string]json.RawMessage, bool) {
 	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
 		return nil, false
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.Token(); err != io.EOF || len(m) > verifier.MaxMembers {
 		return nil, false
 	}
 	return m, true
@@ -266,7 +267,7 @@ func newFuzzVerifier(f *testing.F) *verifier.Verifier {
 	if err != nil {
 		f.Fatal(err)
 	}
-	v, err := verifier.New(keys, verifier.WithClock(func() time.Time { return time.Unix(testNow, 0) }), verifier.WithAllowReuse())
+	v, err := verifier.New(keys, verifier.WithClock(func() time.Time { return time.Unix(testNow, 0) }), verifier.WithReplay(verifier.ReplayAllow))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -278,7 +279,8 @@ func newFuzzVerifier(f *testing.F) *verifier.Verifier {
 func FuzzParseKeys(f *testing.F) {
 	f.Add([]byte(`{"keys":[{"key":"user:1:1","secret":"` + secret64 + `"}]}`))
 	f.Add([]byte(`{"keys":[{"key":"user:1:1","secret":"s","active":false,"user":{"id":7,"read_dev_agreement":"2024-01-01T00:00:00Z"}}]}`))
-	f.Add([]byte(`{"keys":[{"key":"a","secret":"s"},{"key":"a","secret":"s"}]}`))
+	f.Add([]byte(`{"keys":[{"key":"user:1:1","secret":"s"},{"key":"user:1:1","secret":"s"}]}`))
+	f.Add([]byte(`{"keys":[{"key":"no-user-id","secret":"` + secret64 + `"}]}`))
 	f.Add([]byte(`{"keys":null}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -21,7 +21,10 @@ var ErrKeyNotFound = errors.New("verifier: no such key")
 // there is none, or any other error when the store cannot answer. It must be
 // safe for concurrent use and return within a bounded time. The verifier
 // treats a key that is not Active, or whose Secret is empty, as not found
-// (SPEC §6).
+// (SPEC §6). A key whose user id is unknown (Key.UserID is 0) is accepted:
+// its principals have UserID 0, which callers must read as unknown, never
+// as one user shared by such keys. StaticKeys and KeysFile refuse to hold
+// such keys.
 type KeyStore interface {
 	Lookup(ctx context.Context, issuer string) (*Key, error)
 }
@@ -75,7 +78,8 @@ type User struct {
 func (k *Key) usable() bool { return k != nil && k.Active && len(k.Secret) > 0 }
 
 // UserID is the id of the key's user: User.ID when the store knows the user,
-// otherwise the <id> of an AMO-style issuer "user:<id>:<n>", otherwise 0.
+// otherwise the <id> of an AMO-style issuer "user:<id>:<n>", otherwise 0
+// (unknown).
 func (k *Key) UserID() int64 {
 	if k.User != nil {
 		return k.User.ID
@@ -131,9 +135,12 @@ type heldKey struct {
 	userID  int64
 }
 
-// NewStaticKeys returns a StaticKeys holding keys. It returns an error, never
-// printing a secret, if two keys share an issuer, an issuer is empty, or an
-// active key has an empty secret (SPEC §6: a key store refuses to load it).
+// NewStaticKeys returns a StaticKeys holding keys. It returns an error that
+// names the key, never printing a secret, if two keys share an issuer, an
+// issuer is empty, a key has an empty secret (SPEC §6: a key store refuses
+// to load it), or a key has no user id: neither a User with a positive ID
+// nor an issuer "user:<id>:<n>" (else such keys would all speak for user 0,
+// as if they were one account).
 func NewStaticKeys(keys ...*Key) (*StaticKeys, error) {
 	m := make(map[string]heldKey, len(keys))
 	for i, k := range keys {
@@ -144,6 +151,10 @@ func NewStaticKeys(keys ...*Key) (*StaticKeys, error) {
 			return nil, fmt.Errorf("verifier: key %d has an empty issuer", i)
 		case len(k.Secret) == 0:
 			return nil, fmt.Errorf("verifier: key %q has an empty secret", k.Issuer)
+		case k.User != nil && k.User.ID <= 0:
+			return nil, fmt.Errorf("verifier: key %q: its user has no id (want a positive user.id)", k.Issuer)
+		case k.UserID() <= 0:
+			return nil, fmt.Errorf("verifier: key %q has no user id: give a user with an id, or name the key user:<id>:<n>", k.Issuer)
 		}
 		if _, dup := m[k.Issuer]; dup {
 			return nil, fmt.Errorf("verifier: key %q appears twice", k.Issuer)

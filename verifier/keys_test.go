@@ -57,7 +57,15 @@ func TestParseKeys(t *testing.T) {
 		{name: "unknown user field", json: `{"keys":[{"key":"user:1:1","secret":"s","user":{"idd":1}}]}`, wantErr: "unknown field"},
 		{name: "empty secret", json: `{"keys":[{"key":"user:1:1","secret":""}]}`, wantErr: "empty secret"},
 		{name: "missing key", json: `{"keys":[{"secret":"s"}]}`, wantErr: "no \"key\""},
-		{name: "duplicate", json: `{"keys":[{"key":"a","secret":"s"},{"key":"a","secret":"t"}]}`, wantErr: "twice"},
+		{name: "duplicate", json: `{"keys":[{"key":"user:1:1","secret":"s"},{"key":"user:1:1","secret":"t"}]}`, wantErr: "twice"},
+		{name: "user id from the user", json: `{"keys":[{"key":"some-user-key","secret":"s","user":{"id":77}}]}`},
+		// Keys without a user id would all speak for user 0, as if they
+		// were one account.
+		{name: "no user id", json: `{"keys":[{"key":"some-user-key","secret":"` + secret64 + `"}]}`, wantErr: `key "some-user-key" has no user id`},
+		{name: "user without an id", json: `{"keys":[{"key":"some-user-key","secret":"s","user":{"username":"u"}}]}`, wantErr: `key "some-user-key": its user has no id`},
+		{name: "AMO key, user without an id", json: `{"keys":[{"key":"user:1:1","secret":"s","user":{"username":"u"}}]}`, wantErr: `key "user:1:1": its user has no id`},
+		{name: "user id zero", json: `{"keys":[{"key":"user:0:1","secret":"s"}]}`, wantErr: `key "user:0:1" has no user id`},
+		{name: "inactive key without a user id", json: `{"keys":[{"key":"k","secret":"s","active":false}]}`, wantErr: `key "k" has no user id`},
 		{name: "no keys array", json: `{}`, wantErr: "no \"keys\""},
 		{name: "trailing data", json: `{"keys":[]} {}`, wantErr: "trailing"},
 		{name: "not json", json: `keys`, wantErr: "keys file"},
@@ -109,6 +117,15 @@ func TestKeysFileDefaultsAndReload(t *testing.T) {
 		t.Fatalf("old key lost after a failed reload: %v", err)
 	}
 
+	// So does a file whose key has no user id.
+	write(`{"keys":[{"key":"shared-key","secret":"` + secret64 + `"}]}`)
+	if err := kf.Reload(); err == nil || !strings.Contains(err.Error(), `"shared-key"`) || strings.Contains(err.Error(), secret64) {
+		t.Fatalf("reload of a key without a user id: %v", err)
+	}
+	if _, err := kf.Lookup(context.Background(), "user:5:1"); err != nil {
+		t.Fatalf("old key lost after a failed reload: %v", err)
+	}
+
 	write(`{"keys":[{"key":"user:6:1","secret":"x"}]}`)
 	if err := kf.Reload(); err != nil {
 		t.Fatal(err)
@@ -133,33 +150,30 @@ func TestSecretRedacted(t *testing.T) {
 	}
 }
 
-func TestErrorIsAndStatus(t *testing.T) {
+func TestNewStaticKeysRefusesKeysWithoutUserID(t *testing.T) {
 	t.Parallel()
-	cause := errors.New("redis down")
 	tests := []struct {
-		name   string
-		err    *verifier.Error
-		is     []error
-		status int
+		name    string
+		key     *verifier.Key
+		wantErr string // "" for success
 	}{
-		{name: "expired", err: verifier.NewError(verifier.ReasonExpired, verifier.DetailExpired), is: []error{verifier.ErrExpired}, status: 401},
-		{name: "header", err: verifier.NewError(verifier.ReasonHeaderMalformed, verifier.DetailNoCredentials), is: []error{verifier.ErrHeaderMalformed}, status: 401},
-		{name: "unavailable", err: &verifier.Error{Reason: verifier.ReasonUnavailable, Detail: verifier.DetailUnavailable, Cause: cause}, is: []error{verifier.ErrUnavailable, cause}, status: 503},
+		{"AMO key", &verifier.Key{Issuer: "user:5:1", Secret: verifier.Secret(secret64)}, ""},
+		{"user with an id", &verifier.Key{Issuer: "ci-key", Secret: verifier.Secret(secret64), User: &verifier.User{ID: 9}}, ""},
+		{"neither", &verifier.Key{Issuer: "ci-key", Secret: verifier.Secret(secret64)}, `key "ci-key" has no user id`},
+		{"user without an id", &verifier.Key{Issuer: "user:5:1", Secret: verifier.Secret(secret64), User: &verifier.User{}}, `key "user:5:1": its user has no id`},
+		{"negative user id", &verifier.Key{Issuer: "ci-key", Secret: verifier.Secret(secret64), User: &verifier.User{ID: -1}}, "its user has no id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var err error = tt.err
-			for _, target := range tt.is {
-				if !errors.Is(err, target) {
-					t.Errorf("errors.Is(%v, %v) = false", err, target)
-				}
-			}
-			if errors.Is(err, verifier.ErrReplayed) {
-				t.Errorf("%v matches ErrReplayed", err)
-			}
-			if tt.err.Status() != tt.status {
-				t.Errorf("Status = %d, want %d", tt.err.Status(), tt.status)
+			_, err := verifier.NewStaticKeys(tt.key)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+			case err != nil && strings.Contains(err.Error(), secret64):
+				t.Fatalf("error leaks the secret: %v", err)
 			}
 		})
 	}

@@ -33,8 +33,10 @@ type keysFileJSON struct {
 //
 // "active" defaults to true; without "user" the user id is parsed from the
 // key and SPEC §3 row 14 is skipped. Unknown fields, trailing data, a missing
-// key, an empty secret or a duplicate key are errors (a typo must not
-// silently disable a check). Errors name the key, never the secret.
+// key, an empty secret, a duplicate key and a key without a user id (no
+// "user" with an "id", and a key not of the form user:<id>:<n>) are errors:
+// a typo must not silently disable a check, nor make keys share an
+// identity. Errors name the key, never the secret.
 func ParseKeys(data []byte) (*StaticKeys, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -1,48 +1,14 @@
 package verifier
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/amojwt/amojwt/noncestore"
 )
 
-// Profile is a replay policy (SPEC §5).
-type Profile int
-
-const (
-	// ProfileAMO, the default, accepts what addons.mozilla.org accepts: jti
-	// is optional (web-ext sign and sign-addon send none), and a token that
-	// carries a jti is single-use.
-	ProfileAMO Profile = iota
-	// ProfileStrict requires a jti (SPEC §3 row 13), so every accepted token
-	// is single-use: for deployments whose clients follow the AMO docs.
-	ProfileStrict
-)
-
-// String returns "amo" or "strict".
-func (p Profile) String() string {
-	switch p {
-	case ProfileAMO:
-		return "amo"
-	case ProfileStrict:
-		return "strict"
-	}
-	return fmt.Sprintf("Profile(%d)", int(p))
-}
-
-// ParseProfile returns the Profile named "amo" or "strict", or an error.
-func ParseProfile(name string) (Profile, error) {
-	switch name {
-	case "amo":
-		return ProfileAMO, nil
-	case "strict":
-		return ProfileStrict, nil
-	}
-	return 0, fmt.Errorf("verifier: unknown profile %q (want amo or strict)", name)
-}
-
-// Defaults of SPEC §3.
+// Defaults and limits of SPEC §3 and §6.
 const (
 	// DefaultLeeway is the clock-skew allowance in both directions (AMO's
 	// JWT_LEEWAY, 5 s).
@@ -55,119 +21,81 @@ const (
 	MaxTokenBytes = 8 << 10
 	// MaxNonceBytes is the longest jti accepted (SPEC §3 row 13).
 	MaxNonceBytes = 256
+	// MaxMembers is the largest number of members read in the protected
+	// header or in the claims; a token with more is malformed (SPEC §6).
+	// AMO clients send at most 2 header members and 4 claims.
+	MaxMembers = 16
 )
 
-// Option configures a Verifier. Options are applied in order by New, which
-// rejects invalid values.
-type Option func(*config) error
+// Option configures a Verifier. Options only record settings; New checks
+// them all at once and returns an error for an invalid one.
+type Option func(*config)
 
 type config struct {
 	store       noncestore.Store
+	storeSet    bool
 	profile     Profile
+	replay      ReplayPolicy
 	leeway      time.Duration
 	maxLifetime time.Duration
-	allowReuse  bool
 	now         func() time.Time
-	observer    func(Decision)
 }
 
-// WithNonceStore sets where jti values are remembered (SPEC §5). The default
-// is a noncestore.NewMemory store with its defaults. A nil store is an error.
+// check reports the first invalid setting of c.
+func (c *config) check() error {
+	switch {
+	case c.storeSet && c.store == nil:
+		return errors.New("verifier: nil nonce store")
+	case c.profile > ProfileStrict:
+		return fmt.Errorf("verifier: unknown profile %d", c.profile)
+	case c.replay > ReplayAllow:
+		return fmt.Errorf("verifier: unknown replay policy %d", c.replay)
+	case c.leeway < 0:
+		return fmt.Errorf("verifier: negative leeway %v", c.leeway)
+	case c.maxLifetime <= 0:
+		return fmt.Errorf("verifier: max lifetime must be positive, got %v", c.maxLifetime)
+	case c.now == nil:
+		return errors.New("verifier: nil clock")
+	}
+	return nil
+}
+
+// WithNonceStore sets where jti values are claimed (SPEC §5). The default is
+// a noncestore.NewMemory store with its defaults and the verifier's clock;
+// a store given here must read the same clock, since it holds each nonce
+// until exp + leeway by its own. A nil store is an error.
 func WithNonceStore(s noncestore.Store) Option {
-	return func(c *config) error {
-		if s == nil {
-			return fmt.Errorf("verifier: nil nonce store")
-		}
-		c.store = s
-		return nil
-	}
+	return func(c *config) { c.store, c.storeSet = s, true }
 }
 
-// WithProfile sets the replay policy (SPEC §5); the default is ProfileAMO.
+// WithProfile sets whether a jti is required (SPEC §5); the default is
+// ProfileAMO.
 func WithProfile(p Profile) Option {
-	return func(c *config) error {
-		if p != ProfileAMO && p != ProfileStrict {
-			return fmt.Errorf("verifier: unknown profile %d", int(p))
-		}
-		c.profile = p
-		return nil
-	}
+	return func(c *config) { c.profile = p }
+}
+
+// WithReplay sets what a reused jti gets (SPEC §5); the default is
+// ReplayRefuse. With ReplayAllow the nonce store is never called, and no
+// default store is made.
+func WithReplay(p ReplayPolicy) Option {
+	return func(c *config) { c.replay = p }
 }
 
 // WithLeeway sets the clock-skew allowance applied to iat, exp and nbf in
 // both directions (SPEC §3 rows 8, 9, 12); the default is 5 s. Negative
 // values are an error; values are used to the nanosecond.
 func WithLeeway(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("verifier: negative leeway %v", d)
-		}
-		c.leeway = d
-		return nil
-	}
+	return func(c *config) { c.leeway = d }
 }
 
 // WithMaxLifetime sets the largest accepted exp - iat (SPEC §3 row 10); the
 // default is 300 s. Zero or negative values are an error.
 func WithMaxLifetime(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("verifier: max lifetime must be positive, got %v", d)
-		}
-		c.maxLifetime = d
-		return nil
-	}
-}
-
-// WithAllowReuse turns replay rejection off in either profile: a token may
-// be reused until it expires, as addons.mozilla.org allows since late 2025
-// (SPEC §5). The nonce store is never called. In ProfileStrict a jti is still
-// required.
-func WithAllowReuse() Option {
-	return func(c *config) error {
-		c.allowReuse = true
-		return nil
-	}
+	return func(c *config) { c.maxLifetime = d }
 }
 
 // WithClock sets the clock the time checks read (SPEC §3 rows 8-12); the
-// default is time.Now. For tests.
+// default is time.Now. A nil clock is an error. For tests.
 func WithClock(now func() time.Time) Option {
-	return func(c *config) error {
-		if now == nil {
-			return fmt.Errorf("verifier: nil clock")
-		}
-		c.now = now
-		return nil
-	}
+	return func(c *config) { c.now = now }
 }
-
-// WithObserver sets a function called once per Verify with its Decision, for
-// metrics and logs. It runs on the request path: it must be fast and safe
-// for concurrent use.
-func WithObserver(observe func(Decision)) Option {
-	return func(c *config) error {
-		c.observer = observe
-		return nil
-	}
-}
-
-// Decision describes the outcome of one Verify, for observers. It holds no
-// token bytes, signature or secret.
-type Decision struct {
-	// Issuer is the key's issuer once the key was found, else "".
-	Issuer string
-	// Reason is "" for an accepted token, else the rule that failed.
-	Reason Reason
-	// HasNonce reports whether the token carried a jti claim.
-	HasNonce bool
-	// StoreCalled reports whether the nonce store was asked, and
-	// StoreLatency how long that took.
-	StoreCalled  bool
-	StoreLatency time.Duration
-	// Err is the error returned to the caller, nil when accepted.
-	Err error
-}
-
-// Accepted reports whether the token was accepted.
-func (d Decision) Accepted() bool { return d.Reason == "" }

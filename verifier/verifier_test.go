@@ -60,7 +60,7 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 	good := exampleToken(`{"iss":"user:1:1","jti":"a","iat":1700000000,"exp":1700000060}`, secret64)
 	_, err := v.Verify(context.Background(), good)
 	var verr *verifier.Error
-	if !errors.As(err, &verr) || verr.Status() != 503 || verr.Detail != verifier.DetailUnavailable {
+	if !errors.As(err, &verr) || verr.Status() != 503 || verr.Detail() != verifier.DetailUnavailable || verr.Rule().String() != "§7" {
 		t.Fatalf("store down: got %v, want 503 unavailable", err)
 	}
 	if !errors.Is(err, noncestore.ErrUnavailable) || !errors.Is(err, verifier.ErrUnavailable) {
@@ -96,7 +96,7 @@ func TestKeyStoreFailureIs503(t *testing.T) {
 	}
 	_, err = v.Verify(context.Background(), exampleToken(`{"iss":"user:1:1","iat":1700000000,"exp":1700000060}`, secret64))
 	var verr *verifier.Error
-	if !errors.As(err, &verr) || verr.Status() != 503 || verr.Reason != verifier.ReasonUnavailable {
+	if !errors.As(err, &verr) || verr.Status() != 503 || verr.Reason() != verifier.ReasonUnavailable {
 		t.Fatalf("got %v, want 503", err)
 	}
 }
@@ -126,25 +126,197 @@ func TestConcurrentReplayExactlyOne(t *testing.T) {
 	}
 }
 
-func TestObserver(t *testing.T) {
+// TestCheckDecision checks the Decision that Check returns, the record of
+// what it did, under each replay policy and with a store that works or
+// fails. No observer is involved: the record is Check's own.
+func TestCheckDecision(t *testing.T) {
 	t.Parallel()
-	var got []verifier.Decision
-	v := newTestVerifier(t, verifier.WithObserver(func(d verifier.Decision) { got = append(got, d) }))
+	storeErr := errors.Join(noncestore.ErrUnavailable, errors.New("i/o timeout"))
 	tok := exampleToken(`{"iss":"user:1:1","jti":"x","iat":1700000000,"exp":1700000060}`, secret64)
-	_, _ = v.Verify(context.Background(), tok)
-	_, _ = v.Verify(context.Background(), tok)
-	_, _ = v.Verify(context.Background(), "garbage")
-	if len(got) != 3 {
-		t.Fatalf("%d decisions, want 3", len(got))
+	noJTI := exampleToken(`{"iss":"user:1:1","iat":1700000000,"exp":1700000060}`, secret64)
+	type want struct {
+		reason                   verifier.Reason // "" accepted
+		hasNonce, called, reused bool
+		storeErr                 bool
 	}
-	if !got[0].Accepted() || !got[0].HasNonce || !got[0].StoreCalled || got[0].Issuer != "user:1:1" {
-		t.Errorf("first: %+v", got[0])
+	tests := []struct {
+		name   string
+		replay verifier.ReplayPolicy
+		broken bool // the store fails every claim
+		tokens []string
+		want   []want
+	}{
+		{"refuse", verifier.ReplayRefuse, false, []string{tok, tok, noJTI},
+			[]want{{"", true, true, false, false}, {verifier.ReasonReplayed, true, true, false, false}, {"", false, false, false, false}}},
+		{"report", verifier.ReplayReport, false, []string{tok, tok, noJTI},
+			[]want{{"", true, true, false, false}, {"", true, true, true, false}, {"", false, false, false, false}}},
+		{"allow", verifier.ReplayAllow, false, []string{tok, tok},
+			[]want{{"", true, false, false, false}, {"", true, false, false, false}}},
+		{"refuse, store down", verifier.ReplayRefuse, true, []string{tok},
+			[]want{{verifier.ReasonUnavailable, true, true, false, true}}},
+		// AMO never checks, so a mock of it accepts; the error is kept.
+		{"report, store down", verifier.ReplayReport, true, []string{tok},
+			[]want{{"", true, true, false, true}}},
+		{"refused before the store", verifier.ReplayRefuse, false, []string{"garbage"},
+			[]want{{verifier.ReasonMalformed, false, false, false, false}}},
 	}
-	if got[1].Reason != verifier.ReasonReplayed || !errors.Is(got[1].Err, verifier.ErrReplayed) {
-		t.Errorf("second: %+v", got[1])
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := []verifier.Option{verifier.WithReplay(tt.replay)}
+			if tt.broken {
+				opts = append(opts, verifier.WithNonceStore(&countingStore{err: storeErr}))
+			}
+			v := newTestVerifier(t, opts...)
+			for i, tok := range tt.tokens {
+				p, d := v.Check(context.Background(), tok)
+				w := tt.want[i]
+				got := want{d.Reason(), d.HasNonce, d.StoreCalled, d.Reused, d.StoreErr != nil}
+				if got != w {
+					t.Errorf("use %d: decision %+v, want %+v", i+1, got, w)
+				}
+				if (p != nil) != d.Accepted() || (p != nil && p.Reused != d.Reused) {
+					t.Errorf("use %d: principal %+v with decision %+v", i+1, p, d)
+				}
+				if w.storeErr && !errors.Is(d.StoreErr, noncestore.ErrUnavailable) {
+					t.Errorf("use %d: StoreErr %v", i+1, d.StoreErr)
+				}
+				if w.reason == verifier.ReasonUnavailable && !errors.Is(d.Err, noncestore.ErrUnavailable) {
+					t.Errorf("use %d: the 503 lost the store's error: %v", i+1, d.Err)
+				}
+				if d.StoreLatency < 0 || (!d.StoreCalled && d.StoreLatency != 0) {
+					t.Errorf("use %d: StoreLatency %v with StoreCalled %v", i+1, d.StoreLatency, d.StoreCalled)
+				}
+				if d.Accepted() || d.Reason() == verifier.ReasonReplayed {
+					if d.Issuer != "user:1:1" {
+						t.Errorf("use %d: Issuer %q", i+1, d.Issuer)
+					}
+				}
+			}
+		})
 	}
-	if got[2].Reason != verifier.ReasonMalformed || got[2].Issuer != "" || got[2].StoreCalled {
-		t.Errorf("third: %+v", got[2])
+}
+
+// TestErrorRule checks the SPEC rule of each refusal whose reason covers
+// several rules: the rule is decided where the check fails.
+func TestErrorRule(t *testing.T) {
+	t.Parallel()
+	const iss = `"iss":"user:1:1",`
+	tests := []struct {
+		name   string
+		claims string
+		header string // "" for the default
+		reason verifier.Reason
+		rule   string
+	}{
+		{"not JSON", `{"iss":`, "", verifier.ReasonMalformed, "§3 row 1"},
+		{"crit", `{` + iss + `"iat":1700000000,"exp":1700000060}`, `{"alg":"HS256","crit":["exp"]}`, verifier.ReasonAlgorithm, "§3 row 1"},
+		{"alg none", `{` + iss + `"iat":1700000000,"exp":1700000060}`, `{"alg":"none"}`, verifier.ReasonAlgorithm, "§3 row 4"},
+		{"exp missing", `{` + iss + `"iat":1700000000}`, "", verifier.ReasonClaimMissing, "§3 row 6"},
+		{"iat missing", `{` + iss + `"exp":1700000060}`, "", verifier.ReasonClaimMissing, "§3 row 6"},
+		{"iat a list", `{` + iss + `"iat":[],"exp":1700000060}`, "", verifier.ReasonClaimType, "§3 row 7"},
+		{"iat a numeric string", `{` + iss + `"iat":"1700000000","exp":1700000060}`, "", verifier.ReasonClaimType, "§3 row 7"},
+		{"iat a word", `{` + iss + `"iat":"soon","exp":1700000060}`, "", verifier.ReasonIssuedInFuture, "§3 row 7"},
+		{"iat in the future", `{` + iss + `"iat":1700000100,"exp":1700000160}`, "", verifier.ReasonIssuedInFuture, "§3 row 8"},
+		{"exp a list", `{` + iss + `"iat":1700000000,"exp":[]}`, "", verifier.ReasonClaimType, "§3 row 9"},
+		{"exp beyond 2^53", `{` + iss + `"iat":1700000000,"exp":1e300}`, "", verifier.ReasonClaimType, "§3 row 9"},
+		{"exp a word", `{` + iss + `"iat":1700000000,"exp":"soon"}`, "", verifier.ReasonClaimType, "§3 row 9"},
+		{"exp a numeric string", `{` + iss + `"iat":1700000000,"exp":"1700000060"}`, "", verifier.ReasonClaimType, "§3 row 10"},
+		{"lifetime", `{` + iss + `"iat":1700000000,"exp":1700000301}`, "", verifier.ReasonLifetimeTooLong, "§3 row 10"},
+		{"nbf beyond 2^53", `{` + iss + `"iat":1700000000,"exp":1700000060,"nbf":1e300}`, "", verifier.ReasonClaimType, "§3 row 12"},
+		{"jti a number", `{` + iss + `"jti":1,"iat":1700000000,"exp":1700000060}`, "", verifier.ReasonNonceInvalid, "§3 row 13"},
+	}
+	v := newTestVerifier(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			header := tt.header
+			if header == "" {
+				header = `{"alg":"HS256","typ":"JWT"}`
+			}
+			_, err := v.Verify(context.Background(), jwttest.Sign(header, tt.claims, []byte(secret64)))
+			var verr *verifier.Error
+			if !errors.As(err, &verr) || verr.Reason() != tt.reason || verr.Rule().String() != tt.rule {
+				t.Errorf("got %v (rule %v), want %s at %s", err, verr.Rule(), tt.reason, tt.rule)
+			}
+		})
+	}
+}
+
+// TestErrorsIsAsDoNotAllocate: branching on a refusal costs no allocation,
+// for a shared error and for a 503 that carries the store's error chain.
+func TestErrorsIsAsDoNotAllocate(t *testing.T) {
+	storeErr := errors.Join(noncestore.ErrUnavailable, errors.New("i/o timeout"))
+	v := newTestVerifier(t, verifier.WithNonceStore(&countingStore{err: storeErr}))
+	_, expired := v.Verify(context.Background(), exampleToken(`{"iss":"user:1:1","iat":1699999000,"exp":1699999060}`, secret64))
+	_, down := v.Verify(context.Background(), exampleToken(`{"iss":"user:1:1","jti":"a","iat":1700000000,"exp":1700000060}`, secret64))
+	for _, tt := range []struct {
+		name   string
+		err    error
+		is     error
+		isNot  error
+		reason verifier.Reason
+	}{
+		{"expired", expired, verifier.ErrExpired, verifier.ErrReplayed, verifier.ReasonExpired},
+		{"store down", down, noncestore.ErrUnavailable, verifier.ErrExpired, verifier.ReasonUnavailable},
+	} {
+		// The target of errors.As is the caller's variable: declared here,
+		// as a caller's would be, it is not the allocation measured.
+		var verr *verifier.Error
+		allocs := testing.AllocsPerRun(100, func() {
+			asType, ok := errors.AsType[*verifier.Error](tt.err)
+			if !errors.Is(tt.err, tt.is) || errors.Is(tt.err, tt.isNot) || !errors.As(tt.err, &verr) ||
+				verr.Reason() != tt.reason || !ok || asType != verr {
+				t.Fatalf("%s: %v does not branch as expected", tt.name, tt.err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: errors.Is and errors.As allocate %v times, want 0", tt.name, allocs)
+		}
+	}
+	if !errors.Is(down, verifier.ErrUnavailable) {
+		t.Errorf("%v does not match ErrUnavailable", down)
+	}
+}
+
+// manyMembersToken is a token of issuer, signed with secret64, as close to
+// MaxTokenBytes as it goes, whose claims are distinct short member names:
+// the token that costs the most to a reader that compares each name with
+// the earlier ones.
+func manyMembersToken(tb testing.TB, issuer string) string {
+	tb.Helper()
+	const digits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	claims := []byte(`{"iss":"` + issuer + `","jti":"m","iat":1700000000,"exp":1700000060`)
+	best := ""
+	for i := 0; ; i++ {
+		// Member names in base 62: one or two characters each.
+		name := string(digits[i%len(digits)])
+		if i >= len(digits) {
+			name = string(digits[i/len(digits)-1]) + name
+		}
+		claims = fmt.Appendf(claims, `,"%s":0`, name)
+		tok := jwttest.Sign(`{"alg":"HS256","typ":"JWT"}`, string(claims)+"}", []byte(secret64))
+		if len(tok) > verifier.MaxTokenBytes {
+			if i < 850 {
+				tb.Fatalf("only %d members fit", i)
+			}
+			return best
+		}
+		best = tok
+	}
+}
+
+// TestManyMembersRefused: a token with more members than MaxMembers is
+// malformed (SPEC §6), decided while decoding (§3 row 1), before the
+// issuer, whatever else it holds.
+func TestManyMembersRefused(t *testing.T) {
+	t.Parallel()
+	v := newTestVerifier(t)
+	_, err := v.Verify(context.Background(), manyMembersToken(t, "user:1:1"))
+	var verr *verifier.Error
+	if !errors.As(err, &verr) || verr.Reason() != verifier.ReasonMalformed || verr.Detail() != verifier.DetailDecoding ||
+		verr.Rule().String() != "§3 row 1" {
+		t.Fatalf("got %v, want malformed at §3 row 1", err)
 	}
 }
 
@@ -157,6 +329,7 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		"nil clock":         verifier.WithClock(nil),
 		"nil store":         verifier.WithNonceStore(nil),
 		"unknown profile":   verifier.WithProfile(verifier.Profile(7)),
+		"unknown replay":    verifier.WithReplay(verifier.ReplayPolicy(7)),
 	} {
 		if _, err := verifier.New(keys, opt); err == nil {
 			t.Errorf("%s: New succeeded", name)
@@ -239,7 +412,7 @@ func TestKnownHeaderFraming(t *testing.T) {
 func reasonOf(err error) verifier.Reason {
 	var verr *verifier.Error
 	if errors.As(err, &verr) {
-		return verr.Reason
+		return verr.Reason()
 	}
 	if err != nil {
 		return "not an *Error"

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,7 +18,7 @@ import (
 const (
 	// headerStatus is the status serve would answer with: 401, or 503 for
 	// a store outage (which forward-auth sends as a 401, see
-	// writeForwardAuthError).
+	// writeForwardAuthRefusal).
 	headerStatus = "X-Amo-Status"
 	// headerError is the JSON body, {"detail":"<AMO text>"}.
 	headerError = "X-Amo-Error"
@@ -27,16 +26,16 @@ const (
 
 // newForwardAuthHandler returns serve's /auth endpoint: the middleware
 // (logging to logger, counting in m) in front of forwardAuth, refusals
-// written by forwardAuthRefusal, and with c.trustForwarded the method, URI
-// and client of the log line taken from the proxy's headers.
+// written by writeForwardAuthRefusal, and with c.trustForwarded the method,
+// URI and client of the log line taken from the proxy's headers.
 func newForwardAuthHandler(v *verifier.Verifier, c *serveConfig, logger *slog.Logger, m *metrics) http.Handler {
-	refusal := newForwardAuthRefusal(c.realm)
+	challenge := middleware.Challenge(c.realm)
 	h := middleware.New(v,
 		middleware.WithRealm(c.realm),
 		middleware.WithLogger(logger),
+		middleware.WithObserver(m.observe),
 		middleware.WithErrorWriter(func(w http.ResponseWriter, _ *http.Request, err *verifier.Error) {
-			m.countHeaderRefusal(err)
-			refusal.write(w, err)
+			writeForwardAuthRefusal(w, challenge, err)
 		}),
 	)(http.HandlerFunc(forwardAuth))
 	if c.trustForwarded {
@@ -49,7 +48,7 @@ func newForwardAuthHandler(v *verifier.Verifier, c *serveConfig, logger *slog.Lo
 // auth_request, Traefik ForwardAuth, Caddy forward_auth): 200, an empty
 // body, and the caller in the identity headers the proxy copies to the
 // upstream (setIdentity). Refusals never get here: the middleware answers
-// them with forwardAuthRefusal.
+// them with writeForwardAuthRefusal.
 func forwardAuth(w http.ResponseWriter, r *http.Request) {
 	p, ok := middleware.PrincipalFrom(r.Context())
 	if !ok {
@@ -61,53 +60,28 @@ func forwardAuth(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// forwardAuthRefusal writes the refusals of the forward-auth endpoint. A
-// proxy turns any status but 2xx, 401 and 403 from its auth endpoint into a
-// 500 (nginx auth_request does), so a store outage, which serve answers 503
-// (SPEC §7), is sent as 401 with the 503's body and Retry-After: 1, and
-// X-Amo-Status: 503 so that a proxy's configuration can answer 503 itself.
-// Every refusal carries X-Amo-Status and X-Amo-Error (the JSON body) for a
-// proxy that drops the body (nginx); Traefik and Caddy pass the response to
-// the client as it is.
-type forwardAuthRefusal struct {
-	realm     string
-	challenge string // the WWW-Authenticate value of a 401 for realm
-}
-
-func newForwardAuthRefusal(realm string) *forwardAuthRefusal {
-	rec := &bodyRecorder{header: http.Header{}}
-	middleware.WriteError(rec, realm, verifier.NewError(verifier.ReasonNotAuthenticated, verifier.DetailNotAuthenticated))
-	return &forwardAuthRefusal{realm: realm, challenge: rec.header.Get("WWW-Authenticate")}
-}
-
-// write answers the refused request with err: the response of
-// middleware.WriteError, with a 503 sent as a 401.
-func (f *forwardAuthRefusal) write(w http.ResponseWriter, err *verifier.Error) {
-	rec := &bodyRecorder{header: w.Header()}
-	middleware.WriteError(rec, f.realm, err)
+// writeForwardAuthRefusal answers a refused forward-auth request with err:
+// the response of middleware.WriteError, except that a store outage, which
+// serve answers 503 (SPEC §7), is sent as a 401 (with the 503's body,
+// Retry-After: 1 and the WWW-Authenticate challenge of a 401), since a proxy
+// turns any status but 2xx, 401 and 403 from its auth endpoint into a 500
+// (nginx auth_request does). Every refusal carries X-Amo-Status (the status
+// serve would send) and X-Amo-Error (the JSON body) for a proxy that drops
+// the body (nginx), so that its configuration can answer as serve would;
+// Traefik and Caddy pass the response to the client as it is.
+func writeForwardAuthRefusal(w http.ResponseWriter, challenge string, err *verifier.Error) {
+	body := middleware.ErrorBody(err)
 	h := w.Header()
-	h.Set(headerStatus, strconv.Itoa(rec.status))
-	h.Set(headerError, rec.body.String())
-	status := rec.status
-	if status == http.StatusServiceUnavailable {
-		h.Set("WWW-Authenticate", f.challenge)
-		status = http.StatusUnauthorized
+	h.Set("Content-Type", "application/json")
+	h.Set("WWW-Authenticate", challenge)
+	if err.Status() == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(rec.body.Bytes())
+	h.Set(headerStatus, strconv.Itoa(err.Status()))
+	h.Set(headerError, string(body))
+	w.WriteHeader(http.StatusUnauthorized)
+	_, _ = w.Write(body)
 }
-
-// bodyRecorder is a ResponseWriter that keeps the status and body written
-// to it; its headers are the map it is given.
-type bodyRecorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (b *bodyRecorder) Header() http.Header         { return b.header }
-func (b *bodyRecorder) WriteHeader(status int)      { b.status = status }
-func (b *bodyRecorder) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 // trustForwarded returns a handler that, before next sees the request,
 // takes its method, URI and client address from the headers a reverse proxy

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/amojwt/amojwt/middleware"
 	"github.com/amojwt/amojwt/verifier"
 )
 
@@ -32,7 +32,7 @@ type inspectConfig struct {
 	keysFile    string
 	secret      string
 	at          string
-	profile     string
+	profile     verifier.Profile
 	leeway      time.Duration
 	maxLifetime time.Duration
 }
@@ -45,7 +45,7 @@ func newInspectCommand(e env, exec func(context.Context, *inspectConfig, string)
 	fs.StringVar(&c.keysFile, "keys", "", "keys file to find the token's key in (the format of serve --keys)")
 	fs.StringVar(&c.secret, "secret", "", "the API secret of the token's iss; never printed. Prefer $AMOJWT_SECRET to keep it out of ps")
 	fs.StringVar(&c.at, "at", "", "check at this time instead of now: RFC 3339 (2023-11-14T22:13:20Z) or Unix seconds")
-	fs.StringVar(&c.profile, "profile", "amo", "replay policy: amo (jti optional) or strict (jti required)")
+	fs.TextVar(&c.profile, "profile", verifier.ProfileAMO, "whether a token needs a jti, `amo|strict`: amo (optional) or strict (required)")
 	fs.DurationVar(&c.leeway, "leeway", verifier.DefaultLeeway, "clock skew allowed on iat, exp and nbf")
 	fs.DurationVar(&c.maxLifetime, "max-lifetime", verifier.DefaultMaxLifetime, "largest exp - iat accepted")
 	return &ffcli.Command{
@@ -79,12 +79,9 @@ func runInspect(ctx context.Context, c *inspectConfig, arg string, e env, now ti
 	if c.keysFile != "" && c.secret != "" {
 		return usageError{"inspect: give at most one of --keys and --secret"}
 	}
-	profile, err := verifier.ParseProfile(c.profile)
-	if err != nil {
-		return usageError{"inspect: --profile: " + err.Error()}
-	}
-	in := inspectInput{now: now, clock: "this machine's clock", profile: profile, leeway: c.leeway, maxLifetime: c.maxLifetime}
+	in := inspectInput{now: now, clock: "this machine's clock", profile: c.profile, leeway: c.leeway, maxLifetime: c.maxLifetime}
 	if c.at != "" {
+		var err error
 		if in.now, err = parseTime(c.at); err != nil {
 			return usageError{"inspect: --at: " + err.Error()}
 		}
@@ -155,7 +152,8 @@ type inspection struct {
 	// unsigned is set when no key was given: the claims were checked by
 	// the verifier under a throwaway key, and rows 3 and 5 are skipped.
 	unsigned bool
-	// row is the SPEC §3 row that failed, 0 when none did.
+	// row is the SPEC §3 row that failed (the refusal's Rule), 0 when
+	// none did.
 	row int
 }
 
@@ -197,7 +195,7 @@ func (in inspectInput) check(ctx context.Context) (*inspection, error) {
 	if r.p, r.d, err = in.verify(ctx, keys, in.token); err != nil {
 		return nil, err
 	}
-	if in.keys == nil && in.secret == nil && r.d.Reason == verifier.ReasonIssuerUnknown && issIsString && r.tv.signingInput != "" {
+	if in.keys == nil && in.secret == nil && r.d.Reason() == verifier.ReasonIssuerUnknown && issIsString && r.tv.signingInput != "" {
 		// No key: sign the token's own header and claims with a throwaway
 		// key so that the verifier runs every other check on them.
 		var secret [32]byte
@@ -217,7 +215,15 @@ func (in inspectInput) check(ctx context.Context) (*inspection, error) {
 		}
 		r.unsigned = true
 	}
-	r.row = failedRow(r.d, r.tv)
+	if r.d.Err != nil {
+		rule := r.d.Err.Rule()
+		if rule.Section != 3 {
+			// A store failure (§7) or the reset guard (§5): inspect has
+			// no nonce store, and its key stores never fail.
+			return nil, fmt.Errorf("inspect: %w", r.d.Err)
+		}
+		r.row = rule.Item
+	}
 	return r, nil
 }
 
@@ -230,83 +236,13 @@ func (in inspectInput) verify(ctx context.Context, keys verifier.KeyStore, token
 		verifier.WithLeeway(in.leeway),
 		verifier.WithMaxLifetime(in.maxLifetime),
 		verifier.WithClock(func() time.Time { return in.now }),
-		verifier.WithAllowReuse(),
+		verifier.WithReplay(verifier.ReplayAllow),
 	)
 	if err != nil {
 		return nil, verifier.Decision{}, usageError{"inspect: " + err.Error()}
 	}
 	p, d := v.Check(ctx, token)
 	return p, d, nil
-}
-
-// failedRow is the SPEC §3 row that decision d failed, 0 when accepted.
-// The reason names the row, except where one reason covers several rows;
-// then the token's decoded claims tell which.
-func failedRow(d verifier.Decision, tv *tokenView) int {
-	switch d.Reason {
-	case "":
-		return 0
-	case verifier.ReasonMalformed:
-		return 1
-	case verifier.ReasonIssuerMissing:
-		return 2
-	case verifier.ReasonIssuerUnknown, verifier.ReasonUnavailable:
-		return 3
-	case verifier.ReasonAlgorithm:
-		if _, crit := find(tv.header, "crit"); crit {
-			return 1
-		}
-		if _, b64 := find(tv.header, "b64"); b64 {
-			return 1
-		}
-		return 4
-	case verifier.ReasonSignature:
-		return 5
-	case verifier.ReasonClaimMissing:
-		return 6
-	case verifier.ReasonIssuedInFuture:
-		if raw, _ := tv.claim("iat"); jsonKind(raw) == "a string" {
-			return 7
-		}
-		return 8
-	case verifier.ReasonClaimType:
-		var e *verifier.Error
-		if errors.As(d.Err, &e) && e.Detail == verifier.DetailDecoding {
-			// The one claim_type answer with this text: an exp string
-			// that is not a decimal integer (SPEC §3 row 9).
-			return 9
-		}
-		return typeRow(tv)
-	case verifier.ReasonExpired:
-		return 9
-	case verifier.ReasonLifetimeTooLong:
-		return 10
-	case verifier.ReasonRefreshable:
-		return 11
-	case verifier.ReasonNotYetValid:
-		return 12
-	case verifier.ReasonNonceMissing, verifier.ReasonNonceInvalid:
-		return 13
-	case verifier.ReasonUserDisabled, verifier.ReasonAgreementMissing:
-		return 14
-	}
-	return 15
-}
-
-// typeRow is the row of a claim_type refusal (SPEC §3 rows 7, 9, 10, 12;
-// §4): the first of iat, exp, the lifetime and nbf whose type fails.
-func typeRow(tv *tokenView) int {
-	iat, _ := tv.claim("iat")
-	exp, _ := tv.claim("exp")
-	switch {
-	case !usableDate(tv, "iat"):
-		return 7
-	case jsonKind(exp) != "a string" && !usableDate(tv, "exp"):
-		return 9
-	case jsonKind(iat) == "a string" || jsonKind(exp) == "a string":
-		return 10
-	}
-	return 12
 }
 
 // usableDate reports whether the claim is a JSON number in 0 .. 2^53
@@ -457,7 +393,7 @@ func printChecks(w io.Writer, in inspectInput, r *inspection) {
 			for _, why := range explain(in, r) {
 				fmt.Fprintf(tw, "\t\t  %s\n", why)
 			}
-			fmt.Fprintf(tw, "\t\t  serve answers %s (reason %s)\n", answer(r.d), r.d.Reason)
+			fmt.Fprintf(tw, "\t\t  serve answers %s (reason %s)\n", answer(r.d), r.d.Reason())
 		}
 	}
 	tw.Flush()
@@ -529,8 +465,6 @@ func explain(in inspectInput, r *inspection) []string {
 	case 3:
 		raw, _ := tv.claim("iss")
 		switch {
-		case r.d.Reason == verifier.ReasonUnavailable:
-			return []string{"the key store failed: " + printable(r.d.Err.Error())}
 		case jsonKind(raw) != "a string":
 			return []string{"iss is " + jsonKind(raw) + ", not a string"}
 		case r.key != nil && !r.key.Active:
@@ -573,7 +507,7 @@ func explain(in inspectInput, r *inspection) []string {
 		s, _ := tv.claimString("jti")
 		return []string{fmt.Sprintf("jti is %d bytes; it must have 1 to %d", len(s), verifier.MaxNonceBytes)}
 	case 14:
-		if r.d.Reason == verifier.ReasonUserDisabled {
+		if r.d.Reason() == verifier.ReasonUserDisabled {
 			return []string{"the account is deleted or banned"}
 		}
 		return []string{"the account has no read_dev_agreement date"}
@@ -682,14 +616,10 @@ func plural(n int, noun string) string {
 // formatSeconds formats a number of seconds without trailing zeros.
 func formatSeconds(s float64) string { return strconv.FormatFloat(s, 'f', -1, 64) }
 
-// answer is the response serve sends for d: status and JSON body.
+// answer is the response serve sends for d, a refusal: status and JSON
+// body.
 func answer(d verifier.Decision) string {
-	var e *verifier.Error
-	if !errors.As(d.Err, &e) {
-		return "503"
-	}
-	body, _ := json.Marshal(map[string]string{"detail": e.Detail})
-	return fmt.Sprintf("%d %s", e.Status(), body)
+	return fmt.Sprintf("%d %s", d.Err.Status(), middleware.ErrorBody(d.Err))
 }
 
 // printVerdict prints the one-line verdict and reports acceptance.

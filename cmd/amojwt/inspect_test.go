@@ -149,7 +149,7 @@ func TestInspectAgreesWithVectors(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, c := range s.Cases {
-			if c.HTTPOnly || c.KeyStore == "map" || c.AllowReuse || c.ResetGuard || len(c.Uses) == 0 {
+			if c.HTTPOnly || c.KeyStore == "map" || c.Replay != verifier.ReplayRefuse || c.ResetGuard || len(c.Uses) == 0 {
 				continue
 			}
 			u := c.Uses[0]
@@ -226,7 +226,7 @@ func TestInspectHelpListsEnvironment(t *testing.T) {
 	t.Parallel()
 	_, stdout, _ := runCommand(t, "help", "inspect")
 	for _, want := range []string{"--keys string  $AMOJWT_KEYS", "--secret string  $AMOJWT_SECRET", "--at string  $AMOJWT_AT",
-		"--profile string  $AMOJWT_PROFILE", "--leeway duration  $AMOJWT_LEEWAY", "--max-lifetime duration  $AMOJWT_MAX_LIFETIME"} {
+		"--profile amo|strict  $AMOJWT_PROFILE", "--leeway duration  $AMOJWT_LEEWAY", "--max-lifetime duration  $AMOJWT_MAX_LIFETIME"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("help inspect lacks %q:\n%s", want, stdout)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/amojwt/amojwt/noncestore"
 	"github.com/amojwt/amojwt/redisstore"
+	"github.com/amojwt/amojwt/verifier"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines and the
@@ -45,7 +46,7 @@ func runCommand(t *testing.T, args ...string) (err error, stdout, stderr string)
 func TestServeFlags(t *testing.T) {
 	// config is the default configuration, changed by edit.
 	config := func(edit func(*serveConfig)) serveConfig {
-		c := serveConfig{addr: "127.0.0.1:8080", profile: "amo", leeway: 5 * time.Second, maxLifetime: 5 * time.Minute,
+		c := serveConfig{addr: "127.0.0.1:8080", profile: verifier.ProfileAMO, leeway: 5 * time.Second, maxLifetime: 5 * time.Minute,
 			realm: "Access to addons.mozilla.org external API", logFormat: "text",
 			redisKeyPrefix: redisstore.DefaultKeyPrefix, storeTimeout: redisstore.DefaultTimeout,
 			memoryCapacity: noncestore.DefaultMemoryCapacity, readHeaderTimeout: 10 * time.Second, readTimeout: time.Minute,
@@ -67,12 +68,13 @@ func TestServeFlags(t *testing.T) {
 		},
 		{
 			name: "every flag",
-			args: []string{"--addr", ":9000", "--keys", "k.json", "--profile", "strict", "--allow-reuse", "--reset-guard",
+			args: []string{"--addr", ":9000", "--keys", "k.json", "--profile", "strict", "--replay", "allow", "--reset-guard",
 				"--leeway", "2s", "--max-lifetime", "1m", "--realm", "r", "--log-format", "json",
 				"--upstream", "http://127.0.0.1:9", "--trust-forwarded-headers",
 				"--redis", "redis://127.0.0.1:1/2", "--redis-key-prefix", "p:", "--store-timeout", "1s", "--memory-capacity", "5000",
 				"--read-header-timeout", "1s", "--read-timeout", "2s", "--write-timeout", "3s", "--idle-timeout", "4s"},
-			want: serveConfig{addr: ":9000", keysFile: "k.json", profile: "strict", allowReuse: true, resetGuard: true,
+			want: serveConfig{addr: ":9000", keysFile: "k.json", profile: verifier.ProfileStrict,
+				replay: replayFlag{verifier.ReplayAllow, true}, resetGuard: true,
 				leeway: 2 * time.Second, maxLifetime: time.Minute, realm: "r", logFormat: "json",
 				upstream: "http://127.0.0.1:9", trustForwarded: true,
 				redis: "redis://127.0.0.1:1/2", redisKeyPrefix: "p:", storeTimeout: time.Second, memoryCapacity: 5000,
@@ -80,12 +82,13 @@ func TestServeFlags(t *testing.T) {
 		},
 		{
 			name: "environment",
-			env: map[string]string{"AMOJWT_DEMO": "true", "AMOJWT_MAX_LIFETIME": "90s", "AMOJWT_RESET_GUARD": "1",
+			env: map[string]string{"AMOJWT_DEMO": "true", "AMOJWT_MAX_LIFETIME": "90s", "AMOJWT_RESET_GUARD": "1", "AMOJWT_REPLAY": "report",
 				"AMOJWT_LOG_FORMAT": "json", "AMOJWT_ADDR": "127.0.0.1:1", "AMOJWT_REDIS": "redis://r:6379",
 				"AMOJWT_TRUST_FORWARDED_HEADERS": "true", "AMOJWT_READ_TIMEOUT": "30s"},
 			want: config(func(c *serveConfig) {
 				c.addr, c.demo, c.resetGuard, c.maxLifetime, c.logFormat = "127.0.0.1:1", true, true, 90*time.Second, "json"
 				c.redis, c.trustForwarded, c.readTimeout = "redis://r:6379", true, 30*time.Second
+				c.replay = replayFlag{verifier.ReplayReport, true}
 			}),
 		},
 		{
@@ -95,6 +98,8 @@ func TestServeFlags(t *testing.T) {
 			want: config(func(c *serveConfig) { c.leeway, c.demo = time.Second, true }),
 		},
 		{name: "bad duration", args: []string{"--leeway", "5"}, wantErr: "leeway"},
+		{name: "bad replay policy", args: []string{"--replay", "sometimes"}, wantErr: "replay"},
+		{name: "bad profile", args: []string{"--profile", "lax"}, wantErr: "profile"},
 		{name: "bad environment value", env: map[string]string{"AMOJWT_MAX_LIFETIME": "long"}, wantErr: "AMOJWT_MAX_LIFETIME"},
 		{name: "unknown flag", args: []string{"--nope", "x"}, wantErr: "nope"},
 	}
@@ -126,7 +131,7 @@ func TestServeFlags(t *testing.T) {
 
 func TestServeConfigCheck(t *testing.T) {
 	t.Parallel()
-	valid := serveConfig{demo: true, profile: "amo", logFormat: "text", storeTimeout: time.Second, memoryCapacity: 1,
+	valid := serveConfig{demo: true, profile: verifier.ProfileAMO, logFormat: "text", storeTimeout: time.Second, memoryCapacity: 1,
 		readHeaderTimeout: time.Second, readTimeout: time.Second, writeTimeout: time.Second, idleTimeout: time.Second}
 	tests := []struct {
 		name    string
@@ -136,7 +141,6 @@ func TestServeConfigCheck(t *testing.T) {
 		{"valid", func(*serveConfig) {}, ""},
 		{"keys and demo", func(c *serveConfig) { c.keysFile = "k.json" }, "exactly one of --keys FILE and --demo"},
 		{"neither keys nor demo", func(c *serveConfig) { c.demo = false }, "exactly one of --keys FILE and --demo"},
-		{"unknown profile", func(c *serveConfig) { c.profile = "lax" }, `unknown profile "lax"`},
 		{"unknown log format", func(c *serveConfig) { c.logFormat = "xml" }, `--log-format "xml"`},
 		{"reset guard with redis", func(c *serveConfig) { c.redis, c.resetGuard = "redis://r", true }, "with --redis the guard is always on"},
 		{"store timeout", func(c *serveConfig) { c.storeTimeout = 0 }, "--store-timeout must be positive"},
@@ -172,7 +176,8 @@ func TestHelpListsFlagsAndEnvironment(t *testing.T) {
 	}
 	for _, want := range []string{
 		"--addr string  $AMOJWT_ADDR", "(default 127.0.0.1:8080)", "--keys string  $AMOJWT_KEYS", "--demo  $AMOJWT_DEMO",
-		"--profile string  $AMOJWT_PROFILE", "--allow-reuse  $AMOJWT_ALLOW_REUSE", "--reset-guard  $AMOJWT_RESET_GUARD",
+		"--profile amo|strict  $AMOJWT_PROFILE", "(default amo)", "--replay refuse|report|allow  $AMOJWT_REPLAY",
+		"default: report with --mock-amo, refuse otherwise", "--reset-guard  $AMOJWT_RESET_GUARD",
 		"--leeway duration  $AMOJWT_LEEWAY", "--max-lifetime duration  $AMOJWT_MAX_LIFETIME", "--realm string  $AMOJWT_REALM",
 		"--log-format string  $AMOJWT_LOG_FORMAT", "--upstream string  $AMOJWT_UPSTREAM",
 		"--trust-forwarded-headers  $AMOJWT_TRUST_FORWARDED_HEADERS", "--redis string  $AMOJWT_REDIS",

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/amojwt/amojwt/verifier"
+	"github.com/amojwt/amojwt/middleware"
 )
 
 // reasonAccepted is the reason label of accepted requests, which have no
@@ -21,6 +21,7 @@ const reasonAccepted = "none"
 //
 //	amojwt_requests_total{decision="accepted|refused|unavailable",reason}
 //	amojwt_tokens_without_jti_total
+//	amojwt_token_reuses_total
 //	amojwt_nonce_store_seconds
 //	amojwt_nonce_store_errors_total
 //	amojwt_keys_reloads_total{result="ok|error"}
@@ -33,6 +34,7 @@ type metrics struct {
 	requests     *prometheus.CounterVec
 	accepted     prometheus.Counter // requests{accepted,none}, resolved once for the common case
 	withoutJTI   prometheus.Counter
+	reuses       prometheus.Counter
 	storeSeconds prometheus.Histogram
 	storeErrors  prometheus.Counter
 	keysReloads  *prometheus.CounterVec
@@ -49,6 +51,10 @@ func newMetrics() *metrics {
 			Name: "amojwt_tokens_without_jti_total",
 			Help: "Accepted tokens that carried no jti, so could not be checked for replay (SPEC §5, amo profile).",
 		}),
+		reuses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "amojwt_token_reuses_total",
+			Help: "Accepted tokens whose jti was used before (or that the reset guard could not vouch for), under --replay report (SPEC §5).",
+		}),
 		storeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "amojwt_nonce_store_seconds",
 			Help: "Time one nonce store claim took, successful or not.",
@@ -58,7 +64,7 @@ func newMetrics() *metrics {
 		}),
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "amojwt_nonce_store_errors_total",
-			Help: "Nonce store claims that failed (unreachable, timed out, erroring): each answered 503 (SPEC §7).",
+			Help: "Nonce store claims that failed (unreachable, timed out, erroring): each answered 503 (SPEC §7), or accepted under --replay report.",
 		}),
 		keysReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "amojwt_keys_reloads_total",
@@ -71,42 +77,38 @@ func newMetrics() *metrics {
 	m.keysReloads.WithLabelValues("ok")
 	m.keysReloads.WithLabelValues("error")
 	m.registry.MustRegister(
-		m.requests, m.withoutJTI, m.storeSeconds, m.storeErrors, m.keysReloads,
+		m.requests, m.withoutJTI, m.reuses, m.storeSeconds, m.storeErrors, m.keysReloads,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
 }
 
-// observe counts one verifier decision; it is the verifier's observer
-// (verifier.WithObserver) and runs on the request path.
-func (m *metrics) observe(d verifier.Decision) {
-	switch {
-	case d.Accepted():
+// observe counts one decision of the middleware (middleware.WithObserver):
+// every request it decides on, refusals of the Authorization header
+// included. It runs on the request path.
+func (m *metrics) observe(_ *http.Request, d middleware.Decision) {
+	switch d.Outcome {
+	case middleware.Accepted:
 		m.accepted.Inc()
-		if !d.HasNonce {
+		if !d.Verifier.HasNonce {
 			m.withoutJTI.Inc()
 		}
-	case d.Reason == verifier.ReasonUnavailable:
-		m.requests.WithLabelValues("unavailable", string(d.Reason)).Inc()
-	default:
-		m.requests.WithLabelValues("refused", string(d.Reason)).Inc()
-	}
-	if d.StoreCalled {
-		m.storeSeconds.Observe(d.StoreLatency.Seconds())
-		if d.Reason == verifier.ReasonUnavailable {
-			m.storeErrors.Inc()
+		if d.Verifier.Reused {
+			m.reuses.Inc()
 		}
+	case middleware.Refused:
+		decision := "refused"
+		if d.Err.Status() == http.StatusServiceUnavailable {
+			decision = "unavailable"
+		}
+		m.requests.WithLabelValues(decision, string(d.Err.Reason())).Inc()
 	}
-}
-
-// countHeaderRefusal counts a refusal the middleware decided before any
-// token reached the verifier (SPEC §2: no credentials, a malformed
-// Authorization header), which observe never sees. Other reasons are
-// counted by observe and ignored here.
-func (m *metrics) countHeaderRefusal(err *verifier.Error) {
-	if err.Reason == verifier.ReasonNotAuthenticated || err.Reason == verifier.ReasonHeaderMalformed {
-		m.requests.WithLabelValues("refused", string(err.Reason)).Inc()
+	if d.Verifier.StoreCalled {
+		m.storeSeconds.Observe(d.Verifier.StoreLatency.Seconds())
+	}
+	if d.Verifier.StoreErr != nil {
+		m.storeErrors.Inc()
 	}
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amojwt/amojwt/internal/jwttest"
+	"github.com/amojwt/amojwt/middleware"
 	"github.com/amojwt/amojwt/verifier"
 )
 
@@ -101,15 +105,42 @@ func TestMetricsMove(t *testing.T) {
 	}
 }
 
+// brokenKeys is a key store whose every lookup fails, as a database that is
+// down would.
+type brokenKeys struct{}
+
+func (brokenKeys) Lookup(context.Context, string) (*verifier.Key, error) {
+	return nil, errors.New("connection refused")
+}
+
+// checkedDecision is the middleware's decision on tok by a verifier over
+// keys with opts, at the clock of the inspect goldens.
+func checkedDecision(t testing.TB, keys verifier.KeyStore, tok string, opts ...verifier.Option) middleware.Decision {
+	t.Helper()
+	opts = append([]verifier.Option{verifier.WithClock(func() time.Time { return time.Unix(1700000000, 0) })}, opts...)
+	v, err := verifier.New(keys, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d middleware.Decision
+	h := middleware.New(v, middleware.WithObserver(func(_ *http.Request, got middleware.Decision) { d = got }))(http.NotFoundHandler())
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "JWT "+tok)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	return d
+}
+
 // TestMetricsObserve counts the decisions a server cannot be made to take
-// with the memory store: a failing nonce store.
+// with the memory store: a failing nonce store, a failing key store, a
+// store failure accepted under --replay report.
 func TestMetricsObserve(t *testing.T) {
 	t.Parallel()
+	tok := jwttest.Sign(inspectHeader, `{"iss":"user:543210:23","jti":"m","iat":1700000000,"exp":1700000060}`, []byte(demoSecret))
 	m := newMetrics()
-	m.observe(verifier.Decision{Issuer: "user:1:1", Reason: verifier.ReasonUnavailable, HasNonce: true,
-		StoreCalled: true, StoreLatency: 300 * time.Millisecond})
-	m.observe(verifier.Decision{Reason: verifier.ReasonUnavailable}) // a failing key store
-	m.observe(verifier.Decision{Issuer: "user:1:1", HasNonce: true, StoreCalled: true, StoreLatency: time.Millisecond})
+	m.observe(nil, checkedDecision(t, demoKeys(), tok, verifier.WithNonceStore(downStore{})))
+	m.observe(nil, checkedDecision(t, brokenKeys{}, tok))
+	m.observe(nil, checkedDecision(t, demoKeys(), tok))
+	m.observe(nil, checkedDecision(t, demoKeys(), tok, verifier.WithNonceStore(downStore{}), verifier.WithReplay(verifier.ReplayReport)))
 	m.keysReloaded(nil)
 	m.keysReloaded(io.ErrUnexpectedEOF)
 	m.keysReloaded(io.ErrUnexpectedEOF)
@@ -119,13 +150,11 @@ func TestMetricsObserve(t *testing.T) {
 	got := parseMetrics(t, rec.Body.String())
 	want := map[string]float64{
 		`amojwt_requests_total{decision="unavailable",reason="unavailable"}`: 2,
-		`amojwt_requests_total{decision="accepted",reason="none"}`:           1,
-		`amojwt_nonce_store_errors_total`:                                    1,
-		`amojwt_nonce_store_seconds_count`:                                   2,
-		`amojwt_nonce_store_seconds_bucket{le="0.001"}`:                      1,
-		`amojwt_nonce_store_seconds_bucket{le="0.25"}`:                       1,
-		`amojwt_nonce_store_seconds_bucket{le="0.5"}`:                        2,
+		`amojwt_requests_total{decision="accepted",reason="none"}`:           2,
+		`amojwt_nonce_store_errors_total`:                                    2,
+		`amojwt_nonce_store_seconds_count`:                                   3,
 		`amojwt_tokens_without_jti_total`:                                    0,
+		`amojwt_token_reuses_total`:                                          0,
 		`amojwt_keys_reloads_total{result="ok"}`:                             1,
 		`amojwt_keys_reloads_total{result="error"}`:                          2,
 	}
@@ -139,15 +168,17 @@ func TestMetricsObserve(t *testing.T) {
 // BenchmarkMetricsObserve is the cost the metrics add to each decision.
 func BenchmarkMetricsObserve(b *testing.B) {
 	m := newMetrics()
-	accepted := verifier.Decision{Issuer: "user:1:1", HasNonce: true, StoreCalled: true, StoreLatency: time.Microsecond}
-	refused := verifier.Decision{Issuer: "user:1:1", Reason: verifier.ReasonExpired}
+	tok := jwttest.Sign(inspectHeader, `{"iss":"user:543210:23","iat":1699999000,"exp":1699999060}`, []byte(demoSecret))
+	refused := checkedDecision(b, demoKeys(), tok)
+	accepted := middleware.Decision{Outcome: middleware.Accepted, Verifier: verifier.Decision{Issuer: "user:1:1", HasNonce: true,
+		StoreCalled: true, StoreLatency: time.Microsecond}}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for i := 0; pb.Next(); i++ {
 			if i%2 == 0 {
-				m.observe(accepted)
+				m.observe(nil, accepted)
 			} else {
-				m.observe(refused)
+				m.observe(nil, refused)
 			}
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/amojwt/amojwt/internal/drf"
 	"github.com/amojwt/amojwt/middleware"
 )
 
@@ -73,7 +74,7 @@ func newUpstreamProxy(target *url.URL, trustForwarded bool, logger *slog.Logger)
 			}
 			logger.LogAttrs(r.Context(), slog.LevelWarn, "amojwt upstream", slog.String("error", err.Error()),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path))
-			middleware.WriteDetail(w, http.StatusBadGateway, "Bad gateway.")
+			drf.WriteDetail(w, http.StatusBadGateway, "Bad gateway.")
 		},
 	}
 }
@@ -113,7 +114,7 @@ func stripForwarding(h http.Header) {
 func confinePath(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hasDotSegment(r.URL.EscapedPath()) {
-			middleware.WriteDetail(w, http.StatusBadRequest, "Path segments . and .. are not allowed, encoded or not.")
+			drf.WriteDetail(w, http.StatusBadRequest, "Path segments . and .. are not allowed, encoded or not.")
 			return
 		}
 		next.ServeHTTP(w, r)

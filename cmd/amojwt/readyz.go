@@ -26,8 +26,9 @@ const readyzTimeout = 2 * time.Second
 //     as predating the store (a fresh or flushed Redis, a memory store just
 //     started with its guard on, or restarted after a crash).
 //
-// guard is false when the verifier claims no nonces (--allow-reuse), and
-// the epoch then does not matter. The cause of a 503 goes to the log, not
+// guard is false when the reset guard refuses nothing: the verifier claims
+// no nonces (--replay allow) or accepts what the guard cannot vouch for
+// (--replay report), and the epoch then does not matter. The cause of a 503 goes to the log, not
 // to the unauthenticated caller.
 func readyz(store noncestore.Store, guard bool, leeway time.Duration, now func() time.Time, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -39,8 +39,8 @@ type serveConfig struct {
 	addr        string
 	keysFile    string
 	demo        bool
-	profile     string
-	allowReuse  bool
+	profile     verifier.Profile
+	replay      replayFlag
 	resetGuard  bool
 	leeway      time.Duration
 	maxLifetime time.Duration
@@ -81,8 +81,8 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "TCP address to listen on")
 	fs.StringVar(&c.keysFile, "keys", "", "keys file (JSON: {\"keys\": [{\"key\", \"secret\", \"active\", \"user\"}]}); this or --demo")
 	fs.BoolVar(&c.demo, "demo", false, "use the built-in demo key user:543210:23 (public secret; never in production); this or --keys")
-	fs.StringVar(&c.profile, "profile", "amo", "replay policy: amo (jti optional, single-use when present) or strict (jti required)")
-	fs.BoolVar(&c.allowReuse, "allow-reuse", false, "accept a token again until it expires (no replay check; AMO since late 2025)")
+	fs.TextVar(&c.profile, "profile", verifier.ProfileAMO, "whether a token needs a jti, `amo|strict`: amo (optional, as AMO) or strict (required)")
+	fs.TextVar(&c.replay, "replay", replayFlag{}, "what a token whose jti was used before gets, `refuse|report|allow`: refuse (401, SPEC §5), report (accepted as AMO does, logged at Warn, counted in amojwt_token_reuses_total, marked X-Amojwt-Token-Reused: true) or allow (accepted; no nonce store); default: report with --mock-amo, refuse otherwise")
 	fs.BoolVar(&c.resetGuard, "reset-guard", false, "refuse jti-bearing tokens issued before this process started remembering nonces (SPEC §5)")
 	fs.DurationVar(&c.leeway, "leeway", verifier.DefaultLeeway, "clock skew allowed on iat, exp and nbf")
 	fs.DurationVar(&c.maxLifetime, "max-lifetime", verifier.DefaultMaxLifetime, "largest exp - iat accepted")
@@ -124,6 +124,10 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 			"  (the downloaded file is the upload, unchanged and NOT signed), and the knobs\n" +
 			"  POST /__mockamo/fail-next-upload and /__mockamo/reject-next-review, which affect\n" +
 			"  the caller's next upload or version.\n" +
+			"A jti-bearing token is single-use (--replay refuse), except with --mock-amo, whose\n" +
+			"default is AMO's (--replay report): a token reused until it expires is accepted,\n" +
+			"and each reuse is logged at Warn with the issuer, counted in\n" +
+			"amojwt_token_reuses_total and marked X-Amojwt-Token-Reused: true on the answer.\n" +
 			"Without --redis, nonces are remembered in memory: a restart forgets them, so a\n" +
 			"jti-bearing token used before it can be replayed until it expires unless\n" +
 			"--reset-guard is on. With --data-dir, a stop by SIGINT or SIGTERM saves them and\n" +
@@ -152,9 +156,6 @@ func (c *serveConfig) check() error {
 		return usageError{"serve: give exactly one of --keys FILE and --demo"}
 	case c.logFormat != "text" && c.logFormat != "json":
 		return usageError{fmt.Sprintf("serve: --log-format %q: want text or json", c.logFormat)}
-	}
-	if _, err := verifier.ParseProfile(c.profile); err != nil {
-		return usageError{"serve: --profile: " + err.Error()}
 	}
 	switch {
 	case c.redis != "" && c.resetGuard:
@@ -234,11 +235,11 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 		// Not fatal: requests fail closed (503) until the store answers,
 		// and /readyz says so.
 		logger.Warn("amojwt nonce store unreachable; jti-bearing tokens get 503 until it answers", "error", err)
-	} else if wait := guardWait(epoch, time.Now(), c.leeway); wait > 0 && !c.allowReuse {
+	} else if wait := guardWait(epoch, time.Now(), c.leeway); wait > 0 && c.replayPolicy() == verifier.ReplayRefuse {
 		logger.Info("amojwt nonce store epoch is recent: jti-bearing tokens signed before the reset guard lapses are refused, and /readyz answers 503 until then",
 			"epoch", epoch, "lapses_in", wait)
 	}
-	v, err := newVerifier(c, keys, store, m.observe)
+	v, err := newVerifier(c, keys, store)
 	if err != nil {
 		return err
 	}
@@ -258,10 +259,10 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 	srv := newHTTPServer(c, newHandler(v, store, c, logger, m, subs), logger)
 	addr := ln.Addr().String()
 	logger.Info("amojwt serving", "addr", addr, "keys", keysSource(c), "profile", c.profile,
-		"allow_reuse", c.allowReuse, "reset_guard", c.resetGuard, "leeway", c.leeway, "max_lifetime", c.maxLifetime,
+		"replay", c.replayPolicy(), "reset_guard", c.resetGuard, "leeway", c.leeway, "max_lifetime", c.maxLifetime,
 		"mock_amo", c.mockAMO, "data_dir", c.dataDir, "nonce_store", storeName(c))
 	if c.demo {
-		printDemo(e.stdout, e.program, addr)
+		printDemo(e.stdout, e.program, addr, c.replayPolicy())
 	}
 
 	served := make(chan error, 1)
@@ -327,24 +328,53 @@ func keysSource(c *serveConfig) string {
 	return c.keysFile
 }
 
-// newVerifier returns the verifier c configures over keys and store, which
-// reports each decision to observe.
-func newVerifier(c *serveConfig, keys verifier.KeyStore, store noncestore.Store, observe func(verifier.Decision)) (*verifier.Verifier, error) {
-	profile, err := verifier.ParseProfile(c.profile)
-	if err != nil {
-		return nil, err
+// replayFlag is --replay: a replay policy, or unset, when the default
+// depends on --mock-amo (see serveConfig.replayPolicy).
+type replayFlag struct {
+	policy verifier.ReplayPolicy
+	set    bool
+}
+
+// MarshalText returns the policy's name, or "" when unset.
+func (f replayFlag) MarshalText() ([]byte, error) {
+	if !f.set {
+		return nil, nil
 	}
-	opts := []verifier.Option{
+	return f.policy.MarshalText()
+}
+
+// UnmarshalText sets the policy named by text.
+func (f *replayFlag) UnmarshalText(text []byte) error {
+	if err := f.policy.UnmarshalText(text); err != nil {
+		return err
+	}
+	f.set = true
+	return nil
+}
+
+// replayPolicy is the policy --replay gives, else the default: AMO's with
+// the mock of its submission API (--mock-amo), which the clients under test
+// expect to accept a reused token (SPEC §5), and single use everywhere
+// else: forward-auth, --upstream and the profile endpoint alone.
+func (c *serveConfig) replayPolicy() verifier.ReplayPolicy {
+	switch {
+	case c.replay.set:
+		return c.replay.policy
+	case c.mockAMO:
+		return verifier.ReplayReport
+	}
+	return verifier.ReplayRefuse
+}
+
+// newVerifier returns the verifier c configures over keys and store.
+func newVerifier(c *serveConfig, keys verifier.KeyStore, store noncestore.Store) (*verifier.Verifier, error) {
+	v, err := verifier.New(keys,
 		verifier.WithNonceStore(store),
-		verifier.WithProfile(profile),
+		verifier.WithProfile(c.profile),
+		verifier.WithReplay(c.replayPolicy()),
 		verifier.WithLeeway(c.leeway),
 		verifier.WithMaxLifetime(c.maxLifetime),
-		verifier.WithObserver(observe),
-	}
-	if c.allowReuse {
-		opts = append(opts, verifier.WithAllowReuse())
-	}
-	v, err := verifier.New(keys, opts...)
+	)
 	if err != nil {
 		return nil, usageError{"serve: " + err.Error()}
 	}
@@ -359,17 +389,14 @@ func newHandler(v *verifier.Verifier, store noncestore.Store, c *serveConfig, lo
 	auth := []middleware.Option{
 		middleware.WithRealm(c.realm),
 		middleware.WithLogger(logger),
-		middleware.WithErrorWriter(func(w http.ResponseWriter, _ *http.Request, err *verifier.Error) {
-			m.countHeaderRefusal(err)
-			middleware.WriteError(w, c.realm, err)
-		}),
+		middleware.WithObserver(m.observe),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
 	})
-	mux.Handle("/readyz", readyz(store, !c.allowReuse, c.leeway, time.Now, logger))
+	mux.Handle("/readyz", readyz(store, c.replayPolicy() == verifier.ReplayRefuse, c.leeway, time.Now, logger))
 	mux.Handle("/metrics", m.handler(logger))
 	mux.Handle("/auth", newForwardAuthHandler(v, c, logger, m))
 	if c.upstream != "" {
@@ -385,16 +412,22 @@ func newHandler(v *verifier.Verifier, store noncestore.Store, c *serveConfig, lo
 	return mux
 }
 
-// printDemo tells the user of --demo how to call the server they started.
-func printDemo(w io.Writer, program, addr string) {
+// printDemo tells the user of --demo how to call the server they started,
+// whose replay policy is replay.
+func printDemo(w io.Writer, program, addr string, replay verifier.ReplayPolicy) {
+	second := map[verifier.ReplayPolicy]string{
+		verifier.ReplayRefuse: "the second curl is refused: each token is good for one request",
+		verifier.ReplayReport: "the second curl is accepted, as AMO accepts a reused token, and reported (X-Amojwt-Token-Reused: true)",
+		verifier.ReplayAllow:  "the second curl is accepted: a token is good until it expires",
+	}[replay]
 	fmt.Fprintf(w, `amojwt: serving a mock AMO API on http://%[1]s with a DEMO key (its secret is public: never use it in production)
   key:    %[2]s
   secret: %[3]s
-Try it (in another terminal; the second curl is refused: each token is good for one request):
+Try it (in another terminal; %[5]s):
   TOKEN=$(%[4]s sign --key %[2]s --secret %[3]s)
   curl -s -w '\n' -H "Authorization: JWT $TOKEN" http://%[1]s/api/v5/accounts/profile/
   curl -s -w '\n' -H "Authorization: JWT $TOKEN" http://%[1]s/api/v5/accounts/profile/
-`, dialAddr(addr), demoIssuer, demoSecret, program)
+`, dialAddr(addr), demoIssuer, demoSecret, program, second)
 }
 
 // dialAddr is addr with an unspecified host (0.0.0.0, ::) replaced by

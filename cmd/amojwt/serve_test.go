@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amojwt/amojwt/mockamo"
 	"github.com/amojwt/amojwt/verifier"
 )
 
@@ -231,9 +232,17 @@ func TestServeProfiles(t *testing.T) {
 			{jti: "s1", wantStatus: 200},
 			{again: true, wantStatus: 401, wantBody: verifier.DetailReplayed},
 		}},
-		{"allow-reuse accepts a token again", []string{"--demo", "--allow-reuse"}, []step{
+		{"--replay allow accepts a token again", []string{"--demo", "--replay", "allow"}, []step{
 			{jti: "r1", wantStatus: 200},
 			{again: true, wantStatus: 200},
+		}},
+		{"--replay refuse with --mock-amo", []string{"--demo", "--mock-amo", "--replay", "refuse"}, []step{
+			{jti: "r2", wantStatus: 200},
+			{again: true, wantStatus: 401, wantBody: `{"detail":"JWT jti (nonce) has already been used."}`},
+		}},
+		{"single use by default", []string{"--demo"}, []step{
+			{jti: "r3", wantStatus: 200},
+			{again: true, wantStatus: 401, wantBody: `{"detail":"JWT jti (nonce) has already been used."}`},
 		}},
 		{"amo accepts a token without jti again", []string{"--demo"}, []step{
 			{jti: "", wantStatus: 200},
@@ -273,6 +282,60 @@ func TestServeProfiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeMockAMOReportsReuse: with --mock-amo a reused token is accepted,
+// as AMO accepts it, and reported (SPEC §5): a Warn log line with the
+// issuer (never the jti or the token), amojwt_token_reuses_total, and
+// X-Amojwt-Token-Reused: true on the answer.
+func TestServeMockAMOReportsReuse(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "--demo", "--mock-amo", "--log-format", "json")
+	tok := token(t, "reuse-1")
+	for i, wantHeader := range []string{"", "true"} {
+		resp, body := s.get(t, "GET", "/api/v5/accounts/profile/", "JWT "+tok)
+		if resp.StatusCode != 200 || resp.Header.Get(mockamo.TokenReusedHeader) != wantHeader {
+			t.Errorf("use %d: %d %s, %s %q; want 200 and %q", i+1, resp.StatusCode, body,
+				mockamo.TokenReusedHeader, resp.Header.Get(mockamo.TokenReusedHeader), wantHeader)
+		}
+	}
+	if got := s.scrape(t)["amojwt_token_reuses_total"]; got != 1 {
+		t.Errorf("amojwt_token_reuses_total = %v, want 1", got)
+	}
+	logs := s.stderr.String()
+	var reused []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if entry["msg"] == "amojwt auth" && entry["reused"] == true {
+			reused = append(reused, entry)
+		}
+	}
+	if len(reused) != 1 || reused[0]["level"] != "WARN" || reused[0]["issuer"] != demoIssuer || reused[0]["outcome"] != "accepted" {
+		t.Errorf("reuse log lines %v, want one Warn line naming %s", reused, demoIssuer)
+	}
+	for _, secret := range []string{"reuse-1", strings.Split(tok, ".")[2]} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log contains %q", secret)
+		}
+	}
+}
+
+// TestServeForwardAuthRefusesReuse: /auth, like the library, refuses a
+// reused token by default.
+func TestServeForwardAuthRefusesReuse(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "--demo")
+	tok := token(t, "fa-1")
+	if resp, body := s.get(t, "GET", "/auth", "JWT "+tok); resp.StatusCode != 200 {
+		t.Fatalf("first use: %d %s", resp.StatusCode, body)
+	}
+	resp, body := s.get(t, "GET", "/auth", "JWT "+tok)
+	if want := `{"detail":"JWT jti (nonce) has already been used."}`; resp.StatusCode != 401 || body != want || resp.Header.Get("X-Amo-Error") != want {
+		t.Errorf("reuse: %d %s (X-Amo-Error %q), want 401 %s", resp.StatusCode, body, resp.Header.Get("X-Amo-Error"), want)
 	}
 }
 

@@ -112,7 +112,7 @@ func TestSign(t *testing.T) {
 				if jerr := json.Unmarshal([]byte(claims), &c); jerr != nil || p.Nonce != c.Jti || p.UserID != 543210 {
 					t.Errorf("principal %+v, claims %s", p, claims)
 				}
-			case !errors.As(err, &verr) || verr.Reason != tt.wantReason:
+			case !errors.As(err, &verr) || verr.Reason() != tt.wantReason:
 				t.Errorf("verifier said %v, want %s", err, tt.wantReason)
 			}
 		})

@@ -74,9 +74,9 @@ type Case struct {
 	// KeyStore is "static" (verifier.StaticKeys, the default) or "map" (a
 	// KeyStore of the caller's own, see MapKeys) when the vector needs a key
 	// that StaticKeys refuses to hold. A "static" vector runs on both.
-	KeyStore   string
-	Profile    verifier.Profile
-	AllowReuse bool
+	KeyStore string
+	Profile  verifier.Profile
+	Replay   verifier.ReplayPolicy
 	// ResetGuard turns the memory store's reset guard on; the store is
 	// created while the clock reads Epoch, which becomes its epoch.
 	ResetGuard bool
@@ -101,8 +101,9 @@ type Use struct {
 	Expect, HTTPExpect Expect
 }
 
-// Expect is an expected outcome. For Status 200, Issuer, UserID and Nonce
-// describe the Principal; otherwise Reason and Detail the *verifier.Error.
+// Expect is an expected outcome. For Status 200, Issuer, UserID, Nonce and
+// Reused describe the Principal; otherwise Reason and Detail the
+// *verifier.Error.
 type Expect struct {
 	Status int
 	Reason verifier.Reason
@@ -110,6 +111,7 @@ type Expect struct {
 	Issuer string
 	UserID int64
 	Nonce  string
+	Reused bool
 }
 
 // file mirrors the JSON document.
@@ -131,15 +133,15 @@ type fileKey struct {
 }
 
 type fileCase struct {
-	Name       string     `json:"name"`
-	Spec       string     `json:"spec"`
-	Note       string     `json:"note"`
-	HTTPOnly   bool       `json:"http_only"`
-	HTTPSkip   string     `json:"http_skip"`
-	KeyStore   string     `json:"key_store"`
-	Profile    string     `json:"profile"`
-	AllowReuse bool       `json:"allow_reuse"`
-	Store      *fileStore `json:"store"`
+	Name     string     `json:"name"`
+	Spec     string     `json:"spec"`
+	Note     string     `json:"note"`
+	HTTPOnly bool       `json:"http_only"`
+	HTTPSkip string     `json:"http_skip"`
+	KeyStore string     `json:"key_store"`
+	Profile  string     `json:"profile"`
+	Replay   string     `json:"replay"`
+	Store    *fileStore `json:"store"`
 	fileUse
 	Uses []fileUse `json:"uses"`
 }
@@ -173,6 +175,7 @@ type fileExpect struct {
 	Reason string `json:"reason"`
 	Detail string `json:"detail"`
 	Nonce  string `json:"nonce"`
+	Reused bool   `json:"reused"`
 }
 
 // merge returns u with every field it leaves nil taken from base.
@@ -312,7 +315,7 @@ func Load(path string) (*Suite, error) {
 }
 
 func (s *Suite) buildCase(fc fileCase, defaultKey string, keys map[string]*Key) (Case, error) {
-	c := Case{Name: fc.Name, Spec: fc.Spec, HTTPOnly: fc.HTTPOnly, HTTPSkip: fc.HTTPSkip, KeyStore: fc.KeyStore, AllowReuse: fc.AllowReuse}
+	c := Case{Name: fc.Name, Spec: fc.Spec, HTTPOnly: fc.HTTPOnly, HTTPSkip: fc.HTTPSkip, KeyStore: fc.KeyStore}
 	switch {
 	case c.Name == "" || c.Spec == "":
 		return c, errors.New(`"name" and "spec" are required`)
@@ -327,11 +330,14 @@ func (s *Suite) buildCase(fc fileCase, defaultKey string, keys map[string]*Key) 
 		return c, fmt.Errorf("key_store %q: want static or map", c.KeyStore)
 	}
 	if fc.Profile != "" {
-		p, err := verifier.ParseProfile(fc.Profile)
-		if err != nil {
+		if err := c.Profile.UnmarshalText([]byte(fc.Profile)); err != nil {
 			return c, err
 		}
-		c.Profile = p
+	}
+	if fc.Replay != "" {
+		if err := c.Replay.UnmarshalText([]byte(fc.Replay)); err != nil {
+			return c, err
+		}
 	}
 	if st := fc.Store; st != nil {
 		c.ResetGuard, c.Capacity = st.ResetGuard, st.Capacity
@@ -436,13 +442,13 @@ func expectation(fe fileExpect, key *Key) (Expect, error) {
 		if fe.Reason != "" || fe.Detail != "" {
 			return e, errors.New("status 200 takes no reason or detail")
 		}
-		e.Issuer, e.UserID, e.Nonce = key.Issuer, key.UserID, fe.Nonce
+		e.Issuer, e.UserID, e.Nonce, e.Reused = key.Issuer, key.UserID, fe.Nonce, fe.Reused
 	case 401, 503:
 		if fe.Reason == "" || fe.Detail == "" {
 			return e, fmt.Errorf("status %d needs a reason and a detail", fe.Status)
 		}
-		if fe.Nonce != "" {
-			return e, errors.New("only status 200 takes a nonce")
+		if fe.Nonce != "" || fe.Reused {
+			return e, errors.New("only status 200 takes a nonce or reused")
 		}
 		if (fe.Status == 503) != (e.Reason == verifier.ReasonUnavailable) {
 			return e, fmt.Errorf("status %d does not go with reason %q", fe.Status, fe.Reason)
@@ -671,13 +677,9 @@ func (c *Case) NewVerifierWrapped(keys verifier.KeyStore, clock *Clock, wrap fun
 		store = wrap(store)
 	}
 	clock.Set(c.Uses[0].Now)
-	opts := []verifier.Option{
+	return verifier.New(keys,
 		verifier.WithClock(clock.Now),
 		verifier.WithNonceStore(store),
 		verifier.WithProfile(c.Profile),
-	}
-	if c.AllowReuse {
-		opts = append(opts, verifier.WithAllowReuse())
-	}
-	return verifier.New(keys, opts...)
+		verifier.WithReplay(c.Replay))
 }

@@ -1,9 +1,41 @@
 package verifier
 
 import (
+	"math"
 	"math/big"
 	"strconv"
+	"time"
 )
+
+// NumericDate claims (RFC 7519 §2) as AMO reads them (SPEC §4): JSON
+// numbers in 0 .. 2^53, and the strings that Python's int() reads, which
+// AMO's PyJWT compares before it notices their type.
+
+// maxNumericDate is 2^53, the largest NumericDate accepted (SPEC §4).
+const maxNumericDate = 1 << 53
+
+// numericDate returns the value of a JSON number claim in 0 .. 2^53 (SPEC
+// §4); false for any other value or kind.
+func numericDate(v jsonValue) (float64, bool) {
+	if v.kind != jsonNumber {
+		return 0, false
+	}
+	f, ok := parseNumber(v.raw)
+	if !ok || f < 0 || f > maxNumericDate {
+		return 0, false
+	}
+	if f == maxNumericDate && exceedsMaxNumericDate(v.raw) {
+		// 2^53 + 1 and 9007199254740992.5 round to 2^53 in a float64.
+		return 0, false
+	}
+	return f, true
+}
+
+// secondsToTime is the NumericDate s as a UTC time.Time, to the nanosecond.
+func secondsToTime(s float64) time.Time {
+	sec := math.Floor(s)
+	return time.Unix(int64(sec), int64((s-sec)*1e9)).UTC()
+}
 
 // parseNumber converts a JSON number literal. false when it overflows a
 // float64 (SPEC §4: such a NumericDate is the wrong type, never a wrap).

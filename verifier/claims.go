@@ -9,8 +9,95 @@ import (
 // the protected header and the claims set (RFC 7515 §4, RFC 7519 §4). It
 // reads the top-level members one by one, keeping the values this package
 // looks at and validating (then dropping) the rest. It accepts exactly RFC
-// 8259 JSON in UTF-8 and refuses what SPEC §6 refuses: duplicate member names,
-// nesting deeper than maxJSONDepth, anything after the object.
+// 8259 JSON in UTF-8 and refuses what SPEC §6 refuses: duplicate member
+// names, more than MaxMembers members, nesting deeper than maxJSONDepth,
+// anything after the object.
+
+// tokenClaims are the claims and header members the checks read.
+type tokenClaims struct {
+	alg                     jsonValue
+	critOrB64               bool
+	iss, iat, exp, nbf, jti jsonValue
+	origIat                 bool
+}
+
+// readHeader reads the protected header (RFC 7515 §4): alg, and whether it
+// asks for extensions this package does not understand (crit, b64; SPEC §6).
+// Duplicate member names, and more than MaxMembers, are malformed (SPEC §6).
+func readHeader(data []byte, sc *scratch, tc *tokenClaims) bool {
+	var seen uint8
+	return readObject(data, sc, func(name []byte, val jsonValue) (known, first bool) {
+		switch string(name) {
+		case "alg":
+			tc.alg = val
+			return true, seenOnce(&seen, 1)
+		case "crit":
+			tc.critOrB64 = true
+			return true, seenOnce(&seen, 2)
+		case "b64":
+			tc.critOrB64 = true
+			return true, seenOnce(&seen, 4)
+		}
+		return false, false
+	})
+}
+
+// readClaims reads the claims set (RFC 7519 §4.1). Duplicate member names,
+// and more than MaxMembers, are malformed (SPEC §6).
+func readClaims(data []byte, sc *scratch, tc *tokenClaims) bool {
+	var seen uint8
+	return readObject(data, sc, func(name []byte, val jsonValue) (known, first bool) {
+		switch string(name) {
+		case "iss":
+			tc.iss = val
+			return true, seenOnce(&seen, 1)
+		case "iat":
+			tc.iat = val
+			return true, seenOnce(&seen, 2)
+		case "exp":
+			tc.exp = val
+			return true, seenOnce(&seen, 4)
+		case "nbf":
+			tc.nbf = val
+			return true, seenOnce(&seen, 8)
+		case "jti":
+			tc.jti = val
+			return true, seenOnce(&seen, 16)
+		case "orig_iat":
+			tc.origIat = true
+			return true, seenOnce(&seen, 32)
+		}
+		return false, false
+	})
+}
+
+// readObject reads the top-level object in data, handing each member to
+// member, which says whether it looks for that name (known) and, if so,
+// whether this is its first time (first). Names it does not look for are
+// checked for duplicates here. It reports whether the whole object was read
+// with at most MaxMembers members and no duplicate name. The cap keeps the
+// duplicate check, which compares each name with the earlier ones, short
+// whatever the token.
+func readObject(data []byte, sc *scratch, member func(name []byte, val jsonValue) (known, first bool)) bool {
+	r, ok := newJSONObjectReader(data, &sc.arena, &sc.names)
+	for n := 0; ok; n++ {
+		name, val, done, valid := r.next()
+		switch {
+		case !valid:
+			return false
+		case done:
+			return true
+		case n == MaxMembers:
+			return false
+		}
+		known, first := member(name, val)
+		if !known {
+			first = r.firstOther(name)
+		}
+		ok = first
+	}
+	return false
+}
 
 // maxJSONDepth bounds the nesting of arrays and objects inside a member value.
 const maxJSONDepth = 32
