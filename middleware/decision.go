@@ -36,6 +36,7 @@ func (o Outcome) String() string {
 // Decision is what the observers of WithObserver see of one request. It
 // holds no token bytes, signature or secret.
 type Decision struct {
+	// Outcome is what was done with the request.
 	Outcome Outcome
 	// Err is the refusal the request is answered with (Outcome Refused):
 	// one of the Authorization header's (verifier.NotAuthenticated,

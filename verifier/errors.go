@@ -239,16 +239,16 @@ func unavailable(cause error) *Error { return &Error{f: failUnavailable, cause: 
 var (
 	// NotAuthenticated: no JWT credentials on an endpoint that needs them
 	// (SPEC §2.1).
-	NotAuthenticated = failNotAuthenticated.err()
+	NotAuthenticated = &Error{f: failNotAuthenticated}
 	// HeaderNoCredentials: "JWT" alone (SPEC §2.3).
-	HeaderNoCredentials = failNoCredentials.err()
+	HeaderNoCredentials = &Error{f: failNoCredentials}
 	// HeaderSpaces: more than two words (SPEC §2.4).
-	HeaderSpaces = failCredentialsSpaces.err()
+	HeaderSpaces = &Error{f: failCredentialsSpaces}
 	// HeaderRepeated: more than one Authorization header (SPEC §2.5).
-	HeaderRepeated = failSeveralHeaders.err()
+	HeaderRepeated = &Error{f: failSeveralHeaders}
 	// HeaderTooLong: a header value over MaxTokenBytes, ReasonMalformed
 	// (SPEC §6).
-	HeaderTooLong = failHeaderTooLong.err()
+	HeaderTooLong = &Error{f: failHeaderTooLong}
 )
 
 // Reason is the code of the rule that failed.

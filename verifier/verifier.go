@@ -118,10 +118,11 @@ var scratchPool = sync.Pool{New: func() any {
 //
 // The checks run in the order of SPEC §3 and the first failure answers: the
 // error is then always an *Error (see Error for the ways to branch on it).
-// A key store or nonce store that fails gives ReasonUnavailable (HTTP 503,
-// SPEC §7), never an unchecked accept, except under ReplayReport, which
-// accepts as addons.mozilla.org does. The nonce is claimed last, so an
-// invalid token never touches the store.
+// A key store that fails gives ReasonUnavailable (HTTP 503, SPEC §7), never
+// an unchecked accept, and so does a nonce store that fails, except under
+// ReplayReport, which accepts as addons.mozilla.org does (Check's Decision
+// keeps the store's error). The nonce is claimed last, so an invalid token
+// never touches the store.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error) {
 	p, d := v.Check(ctx, token)
 	if d.Err != nil {
