@@ -34,7 +34,7 @@ func TestRefusalDoesNotWaitForBody(t *testing.T) {
 		{"bad token", nil,
 			"PUT / HTTP/1.1\r\nHost: x\r\nAuthorization: JWT " + tokBadSignature + "\r\nContent-Length: 100000\r\n\r\n"},
 		{"own error writer", []middleware.Option{middleware.WithErrorWriter(func(w http.ResponseWriter, _ *http.Request, err *verifier.Error) {
-			http.Error(w, err.Detail, err.Status())
+			http.Error(w, err.Detail(), err.Status())
 		})}, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\naaaa"},
 	}
 	for _, tt := range tests {
