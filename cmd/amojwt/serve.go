@@ -71,6 +71,8 @@ type serveConfig struct {
 	dataDir         string
 	processingDelay time.Duration
 	reviewDelay     time.Duration
+
+	tlsConfig
 }
 
 // newServeCommand returns the serve command, which calls exec with its
@@ -102,6 +104,7 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 	fs.StringVar(&c.dataDir, "data-dir", "", "keep state in this directory across restarts (default: in memory): the memory store's nonces (saved at SIGINT/SIGTERM, so a restart opens no replay window) and, with --mock-amo, uploads, add-ons and versions")
 	fs.DurationVar(&c.processingDelay, "mock-amo-processing-delay", 0, "with --mock-amo: time before an upload's validation result shows")
 	fs.DurationVar(&c.reviewDelay, "mock-amo-review-delay", 0, "with --mock-amo: time before a new version's file turns public (or disabled)")
+	c.addTLSFlags(fs)
 	return &ffcli.Command{
 		Name:       "serve",
 		ShortUsage: "amojwt serve (--demo | --keys FILE) [flags]",
@@ -128,6 +131,10 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 			"default is AMO's (--replay report): a token reused until it expires is accepted,\n" +
 			"and each reuse is logged at Warn with the issuer, counted in\n" +
 			"amojwt_token_reuses_total and marked X-Amojwt-Token-Reused: true on the answer.\n" +
+			"With --tls (or --tls-addr ADDR beside HTTP), HTTPS with a certificate for\n" +
+			"addons.mozilla.org and loopback from a local CA kept in --data-dir/tls (or in\n" +
+			"$XDG_DATA_HOME/amojwt/tls), so that clients that hard-code https://addons.mozilla.org\n" +
+			"reach the mock; the start prints how to trust the CA and point such clients here.\n" +
 			"Without --redis, nonces are remembered in memory: a restart forgets them, so a\n" +
 			"jti-bearing token used before it can be replayed until it expires unless\n" +
 			"--reset-guard is on. With --data-dir, a stop by SIGINT or SIGTERM saves them and\n" +
@@ -182,7 +189,7 @@ func (c *serveConfig) check() error {
 	case c.mockAMO && c.upstream != "":
 		return usageError{"serve: --mock-amo serves the mock AMO API, which --upstream replaces: give one of them"}
 	}
-	return nil
+	return c.checkTLS()
 }
 
 // newSubmissions returns the state of the submission API, or nil without
@@ -252,7 +259,7 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", c.addr)
+	ln, err := listen(c, e.stdout, logger)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -262,7 +269,8 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 		"replay", c.replayPolicy(), "reset_guard", c.resetGuard, "leeway", c.leeway, "max_lifetime", c.maxLifetime,
 		"mock_amo", c.mockAMO, "data_dir", c.dataDir, "nonce_store", storeName(c))
 	if c.demo {
-		printDemo(e.stdout, e.program, addr, c.replayPolicy())
+		curl, base := c.demoCurl(addr)
+		printDemo(e.stdout, e.program, curl, base, c.replayPolicy())
 	}
 
 	served := make(chan error, 1)
@@ -412,22 +420,23 @@ func newHandler(v *verifier.Verifier, store noncestore.Store, c *serveConfig, lo
 	return mux
 }
 
-// printDemo tells the user of --demo how to call the server they started,
-// whose replay policy is replay.
-func printDemo(w io.Writer, program, addr string, replay verifier.ReplayPolicy) {
+// printDemo tells the user of --demo how to call the server they started
+// at base (a URL without a trailing slash) with the curl command given,
+// and what its replay policy does with the second call.
+func printDemo(w io.Writer, program, curl, base string, replay verifier.ReplayPolicy) {
 	second := map[verifier.ReplayPolicy]string{
 		verifier.ReplayRefuse: "the second curl is refused: each token is good for one request",
 		verifier.ReplayReport: "the second curl is accepted, as AMO accepts a reused token, and reported (X-Amojwt-Token-Reused: true)",
 		verifier.ReplayAllow:  "the second curl is accepted: a token is good until it expires",
 	}[replay]
-	fmt.Fprintf(w, `amojwt: serving a mock AMO API on http://%[1]s with a DEMO key (its secret is public: never use it in production)
+	fmt.Fprintf(w, `amojwt: serving a mock AMO API on %[1]s with a DEMO key (its secret is public: never use it in production)
   key:    %[2]s
   secret: %[3]s
-Try it (in another terminal; %[5]s):
+Try it (in another terminal; %[6]s):
   TOKEN=$(%[4]s sign --key %[2]s --secret %[3]s)
-  curl -s -w '\n' -H "Authorization: JWT $TOKEN" http://%[1]s/api/v5/accounts/profile/
-  curl -s -w '\n' -H "Authorization: JWT $TOKEN" http://%[1]s/api/v5/accounts/profile/
-`, dialAddr(addr), demoIssuer, demoSecret, program, second)
+  %[5]s -s -w '\n' -H "Authorization: JWT $TOKEN" %[1]s/api/v5/accounts/profile/
+  %[5]s -s -w '\n' -H "Authorization: JWT $TOKEN" %[1]s/api/v5/accounts/profile/
+`, base, demoIssuer, demoSecret, program, curl, second)
 }
 
 // dialAddr is addr with an unspecified host (0.0.0.0, ::) replaced by
