@@ -242,9 +242,16 @@ type serveProcess struct {
 // can signal it and wait for it to exit.
 func startServeProcess(t *testing.T, bin string, args ...string) *serveProcess {
 	t.Helper()
+	return startServeArgs(t, bin, func() []string { return args })
+}
+
+// startServeArgs is startServeProcess with the arguments made anew for
+// each attempt, so that they can name free ports of their own.
+func startServeArgs(t *testing.T, bin string, makeArgs func() []string) *serveProcess {
+	t.Helper()
 	const attempts = 3 // a free port can be taken between probe and bind
 	for range attempts {
-		addr := freeAddr(t)
+		addr, args := freeAddr(t), makeArgs()
 		p := &serveProcess{base: "http://" + addr, exited: make(chan struct{}), logs: new(lockedBuffer)}
 		p.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
 		p.cmd.Env = serveEnv()
