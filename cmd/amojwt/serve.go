@@ -133,8 +133,9 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 			"amojwt_token_reuses_total and marked X-Amojwt-Token-Reused: true on the answer.\n" +
 			"With --tls (or --tls-addr ADDR beside HTTP), HTTPS with a certificate for\n" +
 			"addons.mozilla.org and loopback from a local CA kept in --data-dir/tls (or in\n" +
-			"$XDG_DATA_HOME/amojwt/tls), so that clients that hard-code https://addons.mozilla.org\n" +
-			"reach the mock; the start prints how to trust the CA and point such clients here.\n" +
+			"$XDG_DATA_HOME/amojwt/tls), so that clients that hard-code\n" +
+			"https://addons.mozilla.org reach the mock; the start prints how to trust the\n" +
+			"CA and point such clients here.\n" +
 			"Without --redis, nonces are remembered in memory: a restart forgets them, so a\n" +
 			"jti-bearing token used before it can be replayed until it expires unless\n" +
 			"--reset-guard is on. With --data-dir, a stop by SIGINT or SIGTERM saves them and\n" +
