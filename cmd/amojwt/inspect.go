@@ -38,9 +38,9 @@ type inspectConfig struct {
 
 // newInspectCommand returns the inspect command, which calls exec with its
 // configuration and the TOKEN argument once the flags are parsed.
-func newInspectCommand(e env, exec func(context.Context, *inspectConfig, string) error) *ffcli.Command {
+func newInspectCommand(exec func(context.Context, *inspectConfig, string) error) *ffcli.Command {
 	var c inspectConfig
-	fs := newFlagSet("inspect", e)
+	fs := newFlagSet("inspect")
 	fs.StringVar(&c.keysFile, "keys", "", "keys file to find the token's key in (the format of serve --keys)")
 	fs.StringVar(&c.secret, "secret", "", "the API secret of the token's iss; never printed. Prefer $AMOJWT_SECRET to keep it out of ps")
 	fs.StringVar(&c.at, "at", "", "check at this time instead of now: RFC 3339 (2023-11-14T22:13:20Z) or Unix seconds")
@@ -64,7 +64,7 @@ func newInspectCommand(e env, exec func(context.Context, *inspectConfig, string)
 		UsageFunc: usage,
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
-				return usageError{"inspect: give exactly one TOKEN (or - to read it from standard input)"}
+				return usageError{"inspect: give exactly one TOKEN (or - to read it from standard input)" + forExample("inspect")}
 			}
 			return exec(ctx, &c, args[0])
 		},

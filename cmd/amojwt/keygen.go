@@ -34,9 +34,9 @@ type keygenConfig struct {
 
 // newKeygenCommand returns the keygen command, which calls exec with its
 // configuration once the flags are parsed.
-func newKeygenCommand(e env, exec func(context.Context, *keygenConfig) error) *ffcli.Command {
+func newKeygenCommand(exec func(context.Context, *keygenConfig) error) *ffcli.Command {
 	c := keygenConfig{keyNumber: -1}
-	fs := newFlagSet("keygen", e)
+	fs := newFlagSet("keygen")
 	fs.Int64Var(&c.userID, "user-id", 0, "user id of the key (user:<id>:<n>); default: random")
 	fs.IntVar(&c.keyNumber, "key-number", -1, "the n of user:<id>:<n>, 0 to 999; default: random")
 	fs.StringVar(&c.keysFile, "keys", "", "append the key to this keys file (created if missing; a key already in it is refused)")
@@ -52,8 +52,8 @@ func newKeygenCommand(e env, exec func(context.Context, *keygenConfig) error) *f
 		Options:   parseOptions,
 		UsageFunc: usage,
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("keygen: unexpected argument %q", args[0])}
+			if err := noArgs("keygen", args); err != nil {
+				return err
 			}
 			return exec(ctx, &c)
 		},

@@ -7,11 +7,14 @@
 //	amojwt serve --demo                      # mock AMO with a built-in demo key
 //	amojwt serve --keys keys.json            # with your keys (docs/ARCHITECTURE.md, "Keys file")
 //	amojwt sign --key K --secret S           # print a token for K
-//	amojwt inspect --secret S TOKEN          # why is TOKEN accepted or refused?
+//	amojwt inspect TOKEN --secret S          # why is TOKEN accepted or refused?
 //	amojwt keygen --keys keys.json           # a new API key and secret, added to keys.json
 //	amojwt version
 //	amojwt help [command]
 //
+// A command's flags may come before or after its arguments (`amojwt inspect
+// TOKEN --keys F`), with the value separate or joined (--keys=F); a boolean
+// flag takes no separate value (--demo, --demo=false), and -- ends the flags.
 // Every flag can also be set with an environment variable: AMOJWT_ and the
 // flag's name in capitals with dashes as underscores (--max-lifetime is
 // AMOJWT_MAX_LIFETIME). A flag on the command line wins over the
@@ -98,19 +101,39 @@ func programName(arg0 string) string {
 // name until it finishes or ctx is done.
 func run(ctx context.Context, args []string, e env) error {
 	root := newRootCommand(e)
-	if err := root.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		// A bad flag or environment variable; the flag package has
-		// printed the usage.
-		return usageError{err.Error()}
+	if err := parse(root, args, e.stderr); err != nil {
+		return err
 	}
 	return root.Run(ctx)
 }
 
+// parse parses args for root and the subcommand args name, whose flags may
+// come before, after or between its arguments (flagsFirst). For --help it
+// prints the help of that command on w and returns flag.ErrHelp; a bad
+// flag or AMOJWT_* variable is a usageError that says what to type.
+func parse(root *ffcli.Command, args []string, w io.Writer) error {
+	cmd := root
+	if len(args) > 0 {
+		for _, c := range root.Subcommands {
+			if strings.EqualFold(args[0], c.Name) {
+				cmd = c
+				args = append([]string{args[0]}, flagsFirst(c.FlagSet, args[1:])...)
+			}
+		}
+	}
+	err := root.Parse(args)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(w, usage(cmd))
+		return err
+	}
+	return usageError{flagError(cmd.Name, cmd.FlagSet, err)}
+}
+
 func newRootCommand(e env) *ffcli.Command {
-	fs := newFlagSet("amojwt", e)
+	fs := newFlagSet("amojwt")
 	root := &ffcli.Command{
 		Name:       "amojwt",
 		ShortUsage: "amojwt <command> [flags]",
@@ -120,19 +143,22 @@ func newRootCommand(e env) *ffcli.Command {
 		Options:   parseOptions,
 		UsageFunc: usage,
 	}
-	serveCmd := newServeCommand(e, func(ctx context.Context, c *serveConfig) error { return serve(ctx, c, e) })
-	signCmd := newSignCommand(e, func(_ context.Context, c *signConfig) error { return c.print(e.stdout, time.Now()) })
-	inspectCmd := newInspectCommand(e, func(ctx context.Context, c *inspectConfig, token string) error {
+	serveCmd := newServeCommand(func(ctx context.Context, c *serveConfig) error { return serve(ctx, c, e) })
+	signCmd := newSignCommand(func(_ context.Context, c *signConfig) error { return c.print(e.stdout, time.Now()) })
+	inspectCmd := newInspectCommand(func(ctx context.Context, c *inspectConfig, token string) error {
 		return runInspect(ctx, c, token, e, time.Now())
 	})
 	versionCmd := &ffcli.Command{
 		Name:       "version",
 		ShortUsage: "amojwt version",
 		ShortHelp:  "print the version of amojwt and of Go",
-		FlagSet:    newFlagSet("version", e),
+		FlagSet:    newFlagSet("version"),
 		Options:    parseOptions,
 		UsageFunc:  usage,
-		Exec: func(context.Context, []string) error {
+		Exec: func(_ context.Context, args []string) error {
+			if err := noArgs("version", args); err != nil {
+				return err
+			}
 			fmt.Fprintln(e.stdout, versionString())
 			return nil
 		},
@@ -141,23 +167,26 @@ func newRootCommand(e env) *ffcli.Command {
 		Name:       "help",
 		ShortUsage: "amojwt help [command]",
 		ShortHelp:  "print the usage of amojwt or of one command",
-		FlagSet:    newFlagSet("help", e),
+		FlagSet:    newFlagSet("help"),
 		Options:    parseOptions,
 		UsageFunc:  usage,
 	}
-	keygenCmd := newKeygenCommand(e, func(_ context.Context, c *keygenConfig) error { return runKeygen(c, e.stdout) })
+	keygenCmd := newKeygenCommand(func(_ context.Context, c *keygenConfig) error { return runKeygen(c, e.stdout) })
 	root.Subcommands = []*ffcli.Command{serveCmd, signCmd, inspectCmd, keygenCmd, versionCmd, helpCmd}
 	helpCmd.Exec = func(_ context.Context, args []string) error {
 		target := root
+		if len(args) > 1 {
+			return usageError{fmt.Sprintf("help: give at most one command, not %d%s", len(args), forExample("help"))}
+		}
 		if len(args) > 0 {
 			target = nil
 			for _, c := range root.Subcommands {
-				if c.Name == args[0] {
+				if strings.EqualFold(c.Name, args[0]) {
 					target = c
 				}
 			}
 			if target == nil {
-				return usageError{fmt.Sprintf("help: unknown command %q", args[0])}
+				return usageError{fmt.Sprintf("help: unknown command %q%s", args[0], forExample("help"))}
 			}
 		}
 		fmt.Fprint(e.stdout, usage(target))
@@ -166,18 +195,19 @@ func newRootCommand(e env) *ffcli.Command {
 	root.Exec = func(_ context.Context, args []string) error {
 		fmt.Fprint(e.stderr, usage(root))
 		if len(args) == 0 {
-			return usageError{"no command given"}
+			return usageError{"no command given" + forExample("amojwt")}
 		}
-		return usageError{fmt.Sprintf("unknown command %q", args[0])}
+		return usageError{fmt.Sprintf("unknown command %q%s", args[0], forExample("amojwt"))}
 	}
 	return root
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting and
-// prints usage on e.stderr.
-func newFlagSet(name string, e env) *flag.FlagSet {
+// prints nothing: run prints the help a user asked for and a short usage
+// error instead of the whole help after a mistake.
+func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs.SetOutput(io.Discard)
 	return fs
 }
 
@@ -212,7 +242,8 @@ func usage(c *ffcli.Command) string {
 	n := 0
 	c.FlagSet.VisitAll(func(*flag.Flag) { n++ })
 	if n > 0 {
-		b.WriteString("FLAGS (each also read from the environment variable shown)\n")
+		b.WriteString("FLAGS (before or after the arguments; --flag value or --flag=value; -- ends the flags;\n" +
+			"each also read from the environment variable shown)\n")
 		c.FlagSet.VisitAll(func(f *flag.Flag) {
 			arg, text := flag.UnquoteUsage(f)
 			if arg != "" {
@@ -224,6 +255,12 @@ func usage(c *ffcli.Command) string {
 			}
 			b.WriteString("\n")
 		})
+	}
+	if ex := examples[c.Name]; len(ex) > 0 {
+		b.WriteString("\nEXAMPLES\n")
+		for _, x := range ex {
+			fmt.Fprintf(&b, "  %s\n      %s\n", x.line, x.what)
+		}
 	}
 	return b.String()
 }

@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/amojwt/amojwt/noncestore"
 	"github.com/amojwt/amojwt/redisstore"
@@ -101,20 +104,30 @@ func TestServeFlags(t *testing.T) {
 		{name: "bad replay policy", args: []string{"--replay", "sometimes"}, wantErr: "replay"},
 		{name: "bad profile", args: []string{"--profile", "lax"}, wantErr: "profile"},
 		{name: "bad environment value", env: map[string]string{"AMOJWT_MAX_LIFETIME": "long"}, wantErr: "AMOJWT_MAX_LIFETIME"},
-		{name: "unknown flag", args: []string{"--nope", "x"}, wantErr: "nope"},
+		{name: "unknown flag", args: []string{"--nope", "x"}, wantErr: "unknown flag --nope"},
+		{
+			name: "joined values and single dashes",
+			args: []string{"--addr=:9000", "-demo", "-leeway=2s", "--redis-key-prefix=a=b:"},
+			want: config(func(c *serveConfig) {
+				c.addr, c.demo, c.leeway, c.redisKeyPrefix = ":9000", true, 2*time.Second, "a=b:"
+			}),
+		},
+		{
+			name: "boolean flags joined",
+			args: []string{"--demo=true", "--reset-guard=false", "--trust-forwarded-headers=1"},
+			want: config(func(c *serveConfig) { c.demo, c.trustForwarded = true, true }),
+		},
+		{name: "boolean flag with a separate value", args: []string{"--demo", "false"}, wantErr: `unexpected argument "false" (a boolean flag takes its value joined: --flag=false)`},
+		{name: "argument before the flags", args: []string{"extra", "--demo"}, wantErr: `unexpected argument "extra"`},
+		{name: "flag after --", args: []string{"--demo", "--", "--keys", "k.json"}, wantErr: `unexpected argument "--keys"`},
+		{name: "flag without its value", args: []string{"--demo", "--addr"}, wantErr: "--addr needs a value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			var got *serveConfig
-			var errOut syncBuffer
-			cmd := newServeCommand(env{stdout: &errOut, stderr: &errOut}, func(_ context.Context, c *serveConfig) error {
-				got = c
-				return nil
-			})
-			err := cmd.ParseAndRun(context.Background(), tt.args)
+			got, err := parseServe(tt.args)
 			switch {
 			case tt.wantErr != "":
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -127,6 +140,21 @@ func TestServeFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseServe parses args as the command line `amojwt serve ARGS` and
+// returns the configuration serve would run with.
+func parseServe(args []string) (*serveConfig, error) {
+	var got *serveConfig
+	cmd := newServeCommand(func(_ context.Context, c *serveConfig) error {
+		got = c
+		return nil
+	})
+	root := &ffcli.Command{Name: "amojwt", FlagSet: newFlagSet("amojwt"), Subcommands: []*ffcli.Command{cmd}}
+	if err := parse(root, append([]string{"serve"}, args...), io.Discard); err != nil {
+		return nil, err
+	}
+	return got, root.Run(context.Background())
 }
 
 func TestServeConfigCheck(t *testing.T) {

@@ -77,9 +77,9 @@ type serveConfig struct {
 
 // newServeCommand returns the serve command, which calls exec with its
 // configuration once the flags are parsed.
-func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffcli.Command {
+func newServeCommand(exec func(context.Context, *serveConfig) error) *ffcli.Command {
 	var c serveConfig
-	fs := newFlagSet("serve", e)
+	fs := newFlagSet("serve")
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "TCP address to listen on")
 	fs.StringVar(&c.keysFile, "keys", "", "keys file (JSON: {\"keys\": [{\"key\", \"secret\", \"active\", \"user\"}]}); this or --demo")
 	fs.BoolVar(&c.demo, "demo", false, "use the built-in demo key user:543210:23 (public secret; never in production); this or --keys")
@@ -149,8 +149,8 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 		Options:   parseOptions,
 		UsageFunc: usage,
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("serve: unexpected argument %q", args[0])}
+			if err := noArgs("serve", args); err != nil {
+				return err
 			}
 			return exec(ctx, &c)
 		},
@@ -161,7 +161,7 @@ func newServeCommand(e env, exec func(context.Context, *serveConfig) error) *ffc
 func (c *serveConfig) check() error {
 	switch {
 	case c.demo == (c.keysFile != ""):
-		return usageError{"serve: give exactly one of --keys FILE and --demo"}
+		return usageError{"serve: give exactly one of --keys FILE and --demo" + forExample("serve")}
 	case c.logFormat != "text" && c.logFormat != "json":
 		return usageError{fmt.Sprintf("serve: --log-format %q: want text or json", c.logFormat)}
 	}

@@ -38,8 +38,7 @@ func TestServeMockAMOFlags(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			var got *serveConfig
-			var out syncBuffer
-			cmd := newServeCommand(env{stdout: &out, stderr: &out}, func(_ context.Context, c *serveConfig) error {
+			cmd := newServeCommand(func(_ context.Context, c *serveConfig) error {
 				got = c
 				return c.check()
 			})

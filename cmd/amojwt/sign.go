@@ -25,9 +25,9 @@ type signConfig struct {
 
 // newSignCommand returns the sign command, which calls exec with its
 // configuration once the flags are parsed.
-func newSignCommand(e env, exec func(context.Context, *signConfig) error) *ffcli.Command {
+func newSignCommand(exec func(context.Context, *signConfig) error) *ffcli.Command {
 	var c signConfig
-	fs := newFlagSet("sign", e)
+	fs := newFlagSet("sign")
 	fs.StringVar(&c.key, "key", "", "API key, the iss claim (AMO's JWT issuer, e.g. user:543210:23); required")
 	fs.StringVar(&c.secret, "secret", "", "API secret (AMO's JWT secret), used as the HMAC key as written; required. Prefer $AMOJWT_SECRET to keep it out of ps")
 	fs.DurationVar(&c.lifetime, "lifetime", 60*time.Second, "exp - iat, truncated to whole seconds; AMO refuses more than 5m")
@@ -45,8 +45,8 @@ func newSignCommand(e env, exec func(context.Context, *signConfig) error) *ffcli
 		Options:   parseOptions,
 		UsageFunc: usage,
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("sign: unexpected argument %q", args[0])}
+			if err := noArgs("sign", args); err != nil {
+				return err
 			}
 			return exec(ctx, &c)
 		},
@@ -76,9 +76,9 @@ type signClaims struct {
 func (c *signConfig) sign(now time.Time) (string, error) {
 	switch {
 	case c.key == "":
-		return "", usageError{"sign: --key is required"}
+		return "", usageError{"sign: --key is required" + forExample("sign")}
 	case c.secret == "":
-		return "", usageError{"sign: --secret is required"}
+		return "", usageError{"sign: --secret is required" + forExample("sign")}
 	case c.noJTI && c.jti != "":
 		return "", usageError{"sign: --jti and --no-jti exclude each other"}
 	}
