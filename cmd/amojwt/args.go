@@ -87,7 +87,9 @@ func flagError(name string, fs *flag.FlagSet, err error) string {
 		msg = fmt.Sprintf("$%s (--%s): %s", m[2], m[1], wantValue(fs.Lookup(m[1])))
 	} else if m := noFlagValue.FindStringSubmatch(msg); m != nil {
 		msg = fmt.Sprintf("--%s needs a value: --%s VALUE or --%s=VALUE", m[1], m[1], m[1])
-	} else if m := unknownFlag.FindStringSubmatch(msg); m != nil {
+	} else if m := unknownFlag.FindStringSubmatch(msg); m != nil && name == rootName {
+		return fmt.Sprintf("unknown flag --%s: a command's flags follow the command (amojwt help lists the commands)%s", m[1], forExample(name))
+	} else if m != nil {
 		msg = fmt.Sprintf("unknown flag --%s (amojwt help %s lists them)", m[1], name)
 	}
 	return name + ": " + msg + forExample(name)

@@ -130,6 +130,8 @@ func TestCommandArguments(t *testing.T) {
 		{name: "help: two commands", args: []string{"help", "sign", "serve"}, wantCode: 2, want: []string{"help: give at most one command"}},
 		{name: "help: unknown command", args: []string{"help", "sing"}, wantCode: 2, want: []string{`help: unknown command "sing"; for example: amojwt help`}},
 		{name: "no command", args: nil, wantCode: 2, want: []string{"COMMANDS", "no command given; for example: amojwt serve --demo"}},
+		{name: "a flag before the command", args: []string{"--demo", "serve"}, wantCode: 2,
+			want: []string{"amojwt: unknown flag --demo: a command's flags follow the command (amojwt help lists the commands); for example: amojwt serve --demo"}},
 		{name: "unknown command", args: []string{"srve", "--demo"}, wantCode: 2, want: []string{`unknown command "srve"`}},
 	}
 	for _, tt := range tests {

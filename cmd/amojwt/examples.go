@@ -3,11 +3,11 @@ package main
 // example is a command line that ends a command's help, and what it does.
 type example struct{ line, what string }
 
-// examples are the examples of each command's help, by command name ("amojwt"
-// for the program's own help). The first of a command is the one its usage
+// examples are the examples of each command's help, by command name
+// (rootName for the program's own help). The first of a command is the one its usage
 // errors suggest.
 var examples = map[string][]example{
-	"amojwt": {
+	rootName: {
 		{"amojwt serve --demo", "a mock AMO API on 127.0.0.1:8080 with a built-in demo key; it prints what to paste next"},
 		{"amojwt help inspect", "the flags and examples of one command"},
 	},

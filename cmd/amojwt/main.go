@@ -41,6 +41,10 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
+// rootName is the name of the program's own command, and of its help's
+// examples.
+const rootName = "amojwt"
+
 // envPrefix is the prefix of the environment variables that set flags.
 const envPrefix = "AMOJWT"
 
@@ -133,9 +137,9 @@ func parse(root *ffcli.Command, args []string, w io.Writer) error {
 }
 
 func newRootCommand(e env) *ffcli.Command {
-	fs := newFlagSet("amojwt")
+	fs := newFlagSet(rootName)
 	root := &ffcli.Command{
-		Name:       "amojwt",
+		Name:       rootName,
 		ShortUsage: "amojwt <command> [flags]",
 		LongHelp: "amojwt verifies addons.mozilla.org API JWTs (Authorization: JWT <token>)\n" +
 			"and serves a mock AMO API that answers as addons.mozilla.org does.",
@@ -195,9 +199,9 @@ func newRootCommand(e env) *ffcli.Command {
 	root.Exec = func(_ context.Context, args []string) error {
 		fmt.Fprint(e.stderr, usage(root))
 		if len(args) == 0 {
-			return usageError{"no command given" + forExample("amojwt")}
+			return usageError{"no command given" + forExample(rootName)}
 		}
-		return usageError{fmt.Sprintf("unknown command %q%s", args[0], forExample("amojwt"))}
+		return usageError{fmt.Sprintf("unknown command %q%s", args[0], forExample(rootName))}
 	}
 	return root
 }

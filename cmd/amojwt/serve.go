@@ -239,11 +239,12 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 	// The first Ping establishes the store's epoch (SPEC §5) now, not at
 	// the first token: /readyz then says 503 until tokens signed from now
 	// on pass the reset guard.
+	var wait time.Duration
 	if epoch, err := store.Ping(ctx); err != nil {
 		// Not fatal: requests fail closed (503) until the store answers,
 		// and /readyz says so.
 		logger.Warn("amojwt nonce store unreachable; jti-bearing tokens get 503 until it answers", "error", err)
-	} else if wait := guardWait(epoch, time.Now(), c.leeway); wait > 0 && c.replayPolicy() == verifier.ReplayRefuse {
+	} else if wait = guardWait(epoch, time.Now(), c.leeway); wait > 0 && c.replayPolicy() == verifier.ReplayRefuse {
 		logger.Info("amojwt nonce store epoch is recent: jti-bearing tokens signed before the reset guard lapses are refused, and /readyz answers 503 until then",
 			"epoch", epoch, "lapses_in", wait)
 	}
@@ -266,12 +267,12 @@ func serve(ctx context.Context, c *serveConfig, e env) error {
 	}
 	srv := newHTTPServer(c, newHandler(v, store, c, logger, m, subs), logger)
 	addr := ln.Addr().String()
-	logger.Info("amojwt serving", "addr", addr, "keys", keysSource(c), "profile", c.profile,
-		"replay", c.replayPolicy(), "reset_guard", c.resetGuard, "leeway", c.leeway, "max_lifetime", c.maxLifetime,
-		"mock_amo", c.mockAMO, "data_dir", c.dataDir, "nonce_store", storeName(c))
+	// The reset guard is always on with --redis (newNonceStore).
+	logger.Info("amojwt serving", "addr", addr, "api", servedAPI(c), "keys", keysSource(c), "profile", c.profile,
+		"replay", c.replayPolicy(), "reset_guard", c.resetGuard || c.redis != "", "leeway", c.leeway, "max_lifetime", c.maxLifetime,
+		"data_dir", c.dataDir, "nonce_store", storeName(c))
 	if c.demo {
-		curl, base := c.demoCurl(addr)
-		printDemo(e.stdout, e.program, curl, base, c.replayPolicy())
+		printDemo(e.stdout, e.program, addr, c, wait)
 	}
 
 	served := make(chan error, 1)
@@ -419,25 +420,6 @@ func newHandler(v *verifier.Verifier, store noncestore.Store, c *serveConfig, lo
 	}
 	mux.Handle("/", mockamo.New(v, amo...))
 	return mux
-}
-
-// printDemo tells the user of --demo how to call the server they started
-// at base (a URL without a trailing slash) with the curl command given,
-// and what its replay policy does with the second call.
-func printDemo(w io.Writer, program, curl, base string, replay verifier.ReplayPolicy) {
-	second := map[verifier.ReplayPolicy]string{
-		verifier.ReplayRefuse: "the second curl is refused: each token is good for one request",
-		verifier.ReplayReport: "the second curl is accepted, as AMO accepts a reused token, and reported (X-Amojwt-Token-Reused: true)",
-		verifier.ReplayAllow:  "the second curl is accepted: a token is good until it expires",
-	}[replay]
-	fmt.Fprintf(w, `amojwt: serving a mock AMO API on %[1]s with a DEMO key (its secret is public: never use it in production)
-  key:    %[2]s
-  secret: %[3]s
-Try it (in another terminal; %[6]s):
-  TOKEN=$(%[4]s sign --key %[2]s --secret %[3]s)
-  %[5]s -s -w '\n' -H "Authorization: JWT $TOKEN" %[1]s/api/v5/accounts/profile/
-  %[5]s -s -w '\n' -H "Authorization: JWT $TOKEN" %[1]s/api/v5/accounts/profile/
-`, base, demoIssuer, demoSecret, program, curl, second)
 }
 
 // dialAddr is addr with an unspecified host (0.0.0.0, ::) replaced by

@@ -36,8 +36,9 @@ func TestServeRedis(t *testing.T) {
 	if resp, body := a.get(t, "GET", "/readyz", ""); resp.StatusCode != 200 {
 		t.Errorf("/readyz with Redis up: %d %s", resp.StatusCode, body)
 	}
-	if !strings.Contains(a.stderr.String(), "nonce_store=redis") || strings.Contains(a.stderr.String(), redis.Addr()) {
-		t.Errorf("the start line should name the store, not its URL:\n%s", a.stderr)
+	if !strings.Contains(a.stderr.String(), "nonce_store=redis") || !strings.Contains(a.stderr.String(), "reset_guard=true") ||
+		strings.Contains(a.stderr.String(), redis.Addr()) {
+		t.Errorf("the start line should name the store, not its URL, and its reset guard, always on:\n%s", a.stderr)
 	}
 
 	redis.Kill()
