@@ -14,7 +14,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -25,14 +24,20 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/amojwt/amojwt/internal/testtool"
 )
 
 // python is Debian's interpreter, which python3-jwt installs into; a
 // python3 earlier on PATH (pyenv) may lack the module.
 const python = "/usr/bin/python3"
 
-// installHint says how to get what the test needs.
-const installHint = "run `npm ci` (or `npm install`) in integration/ and `apt-get install -y nodejs npm python3-jwt`"
+// Commands that get what the tests of this package need.
+const (
+	getNode    = "apt-get install -y nodejs npm"
+	getModules = "cd integration && npm ci"
+	getPyJWT   = "apt-get install -y python3-jwt"
+)
 
 const (
 	testIssuer = "user:543210:23"
@@ -45,26 +50,19 @@ const (
 // the jwt module are present.
 func requireClients(t *testing.T) {
 	t.Helper()
-	var missing []string
+	var missing []testtool.Missing
 	if _, err := exec.LookPath("node"); err != nil {
-		missing = append(missing, "node")
+		missing = append(missing, testtool.Missing{What: "node", Get: getNode})
 	}
 	for _, mod := range []string{"jsonwebtoken", "jose"} {
 		if _, err := os.Stat(filepath.Join("node_modules", mod, "package.json")); err != nil {
-			missing = append(missing, "integration/node_modules/"+mod)
+			missing = append(missing, testtool.Missing{What: "integration/node_modules/" + mod, Get: getModules})
 		}
 	}
 	if err := exec.Command(python, "-c", "import jwt").Run(); err != nil {
-		missing = append(missing, python+" with the jwt module (python3-jwt)")
+		missing = append(missing, testtool.Missing{What: python + " with the jwt module", Get: getPyJWT})
 	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := fmt.Sprintf("missing %s: %s", strings.Join(missing, ", "), installHint)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testtool.Skip(t, missing...)
 }
 
 // TestRealClients signs tokens with each client library and sends each

@@ -5,13 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/amojwt/amojwt/internal/testtool"
 )
 
 // webExtBin is the web-ext that `npm ci` installs from package.json.
@@ -21,25 +22,18 @@ const webExtBin = "node_modules/.bin/web-ext"
 // processing or review delay, a run takes a few seconds.
 const webExtTimeout = 90 * time.Second
 
-// requireWebExt skips the test (or, under CI, fails it) unless node and
-// integration/node_modules/.bin/web-ext are present.
+// requireWebExt skips the test (or, under CI, fails it) unless node (20 or
+// later) and integration/node_modules/.bin/web-ext are present.
 func requireWebExt(t *testing.T) {
 	t.Helper()
-	var missing []string
+	var missing []testtool.Missing
 	if _, err := exec.LookPath("node"); err != nil {
-		missing = append(missing, "node")
+		missing = append(missing, testtool.Missing{What: "node", Get: getNode})
 	}
 	if _, err := os.Stat(webExtBin); err != nil {
-		missing = append(missing, "integration/"+webExtBin)
+		missing = append(missing, testtool.Missing{What: "integration/" + webExtBin, Get: getModules})
 	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := fmt.Sprintf("missing %s: run `npm ci` (or `npm install`) in integration/ with node >= 20", strings.Join(missing, ", "))
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testtool.Skip(t, missing...)
 }
 
 // webExtUser is one account of a keys file, with its API key.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/amojwt/amojwt/internal/jwttest"
+	"github.com/amojwt/amojwt/internal/testtool"
 	"github.com/amojwt/amojwt/verifier"
 )
 
@@ -24,7 +25,7 @@ import (
 // once per site, its files in a temporary directory, until the test ends.
 func startCaddy(t *testing.T, sites ...*proxySite) {
 	t.Helper()
-	bin := requireTool(t, "caddy", "apt-get install caddy", "/usr/bin/caddy")
+	bin := testtool.Program(t, "caddy", "apt-get install -y caddy", "/usr/bin/caddy")
 	block := readmeBlock(t, "caddyfile", "http://"+readmeListenPort+" {", "bind 127.0.0.1")
 	dir := t.TempDir()
 	startProxy(t, sites, syscall.SIGTERM, func(replacer func(int) *strings.Replacer) (*exec.Cmd, string) {

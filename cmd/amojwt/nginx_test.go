@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/amojwt/amojwt/internal/jwttest"
+	"github.com/amojwt/amojwt/internal/testtool"
 	"github.com/amojwt/amojwt/verifier"
 )
 
@@ -24,7 +25,7 @@ import (
 // once per site, its files in a temporary directory, until the test ends.
 func startNginx(t *testing.T, sites ...*proxySite) {
 	t.Helper()
-	bin := requireTool(t, "nginx", "apt-get install nginx", "/usr/sbin/nginx")
+	bin := testtool.Program(t, "nginx", "apt-get install -y nginx", "/usr/sbin/nginx")
 	block := readmeBlock(t, "nginx", "listen 127.0.0.1"+readmeListenPort+" default_server;")
 	dir := t.TempDir()
 	startProxy(t, sites, syscall.SIGQUIT, func(replacer func(int) *strings.Replacer) (*exec.Cmd, string) {

@@ -17,27 +17,6 @@ import (
 	"time"
 )
 
-// requireTool returns the path of the program name, found on PATH or at
-// one of paths, skipping the test without it, or failing it when CI is set.
-// install says how to install it.
-func requireTool(t *testing.T, name, install string, paths ...string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	msg := name + " not found; install it with `" + install + "`"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg + " (CI is set, so this is a failure, not a skip)")
-	}
-	t.Skip(msg + " (set CI to turn this skip into a failure)")
-	return ""
-}
-
 // The addresses of the README's proxy configurations, which the tests
 // replace with their own.
 const (

@@ -32,6 +32,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/amojwt/amojwt/internal/testtool"
 )
 
 // startTimeout bounds how long a process may take to start, a cluster or
@@ -39,7 +41,7 @@ import (
 const startTimeout = 10 * time.Second
 
 // installHint is the command that installs what this package needs.
-const installHint = "apt-get install redis-server redis-tools"
+const installHint = "apt-get install -y redis-server redis-tools"
 
 // Option configures a server started by Start.
 type Option func(*config)
@@ -126,16 +128,7 @@ var errAddrInUse = errors.New("address already in use")
 // binary finds a program on PATH, skipping or failing the test without it.
 func binary(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	msg := fmt.Sprintf("redistest: %s not found on PATH; install it with `%s`", name, installHint)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg + " (CI is set, so this is a failure, not a skip)")
-	}
-	t.Skip(msg + " (set CI to turn this skip into a failure)")
-	return ""
+	return testtool.Program(t, name, installHint)
 }
 
 // freePorts returns n distinct loopback ports that were free a moment ago.
