@@ -102,7 +102,7 @@ func raceMissing() *testtool.Missing {
 	if os.Getenv("CGO_ENABLED") == "0" {
 		return &testtool.Missing{What: "the race detector: CGO_ENABLED=0 turns cgo off", Get: "unset CGO_ENABLED"}
 	}
-	return &testtool.Missing{What: "the race detector: no C compiler, so cgo is off", Get: "apt-get install -y gcc"}
+	return &testtool.Missing{What: "the race detector: no C compiler, so cgo is off", Get: "apt-get install -y gcc libc6-dev"}
 }
 
 // modulePath is the path of this module, which the summary strips from

@@ -92,7 +92,7 @@ func TestRun(t *testing.T) {
 // TestSummaryExit checks when the summary calls a run a failure.
 func TestSummaryExit(t *testing.T) {
 	t.Parallel()
-	noRace := &testtool.Missing{What: "the race detector: no C compiler, so cgo is off", Get: "apt-get install -y gcc"}
+	noRace := &testtool.Missing{What: "the race detector: no C compiler, so cgo is off", Get: "apt-get install -y gcc libc6-dev"}
 	pass := `{"Action":"pass","Package":"m/p","Test":"TestA"}`
 	fail := `{"Action":"fail","Package":"m/p","Test":"TestA"}`
 	buildFail := `{"ImportPath":"m/p [m/p.test]","Action":"build-fail"}`
@@ -107,7 +107,7 @@ func TestSummaryExit(t *testing.T) {
 		{"all passed", []string{pass}, false, nil, true, "tests: 1 passed, 0 failed, 0 skipped\n"},
 		{"a test failed", []string{fail}, false, nil, false, "tests: 0 passed, 1 failed, 0 skipped\n"},
 		{"a build failed", []string{buildFail}, false, nil, false, "tests: 0 passed, 0 failed, 0 skipped\n"},
-		{"no race detector", []string{pass}, false, noRace, true, "  the race detector: no C compiler, so cgo is off; every test ran without -race\n      get it with: apt-get install -y gcc\n"},
+		{"no race detector", []string{pass}, false, noRace, true, "  the race detector: no C compiler, so cgo is off; every test ran without -race\n      get it with: apt-get install -y gcc libc6-dev\n"},
 		{"no race detector under CI", []string{pass}, true, noRace, false, "Failed for lack of a tool (CI is set):\n  the race detector"},
 		{"under CI with everything", []string{pass}, true, nil, true, "tests: 1 passed"},
 	}
