@@ -69,8 +69,8 @@ func flagsFirst(fs *flag.FlagSet, args []string) []string {
 // rewrites, with the flag's name (and the environment variable) as
 // submatches.
 var (
-	badFlagValue = regexp.MustCompile(`^error parsing commandline arguments: invalid (?:boolean )?value (".*") for (?:flag )?-(.+): `)
-	badEnvValue  = regexp.MustCompile(`^error parsing environment variables: error setting flag "(.+)" from environment variable "(.+)": `)
+	badFlagValue = regexp.MustCompile(`(?s)^error parsing commandline arguments: invalid (?:boolean )?value (".*?") for (?:flag )?-([^\s:]+): (.*)$`)
+	badEnvValue  = regexp.MustCompile(`(?s)^error parsing environment variables: error setting flag "([^"]+)" from environment variable "([^"]+)": (.*)$`)
 	noFlagValue  = regexp.MustCompile(`^error parsing commandline arguments: flag needs an argument: -(.+)$`)
 	unknownFlag  = regexp.MustCompile(`^error parsing commandline arguments: flag provided but not defined: -(.+)$`)
 )
@@ -82,9 +82,9 @@ var (
 func flagError(name string, fs *flag.FlagSet, err error) string {
 	msg := err.Error()
 	if m := badFlagValue.FindStringSubmatch(msg); m != nil {
-		msg = fmt.Sprintf("--%s %s: %s", m[2], m[1], wantValue(fs.Lookup(m[2])))
+		msg = fmt.Sprintf("--%s %s: %s", m[2], m[1], wantValue(fs.Lookup(m[2]), m[3]))
 	} else if m := badEnvValue.FindStringSubmatch(msg); m != nil {
-		msg = fmt.Sprintf("$%s (--%s): %s", m[2], m[1], wantValue(fs.Lookup(m[1])))
+		msg = fmt.Sprintf("$%s (--%s): %s", m[2], m[1], wantValue(fs.Lookup(m[1]), m[3]))
 	} else if m := noFlagValue.FindStringSubmatch(msg); m != nil {
 		msg = fmt.Sprintf("--%s needs a value: --%s VALUE or --%s=VALUE", m[1], m[1], m[1])
 	} else if m := unknownFlag.FindStringSubmatch(msg); m != nil && name == rootName {
@@ -95,10 +95,12 @@ func flagError(name string, fs *flag.FlagSet, err error) string {
 	return name + ": " + msg + forExample(name)
 }
 
-// wantValue says what kind of value f takes.
-func wantValue(f *flag.Flag) string {
+// wantValue says what kind of value f takes when the flag package's cause
+// ("parse error") does not: for booleans, durations and numbers; else it
+// is the cause, the flag's own error (an unknown profile).
+func wantValue(f *flag.Flag, cause string) string {
 	if f == nil {
-		return "not a valid value"
+		return cause
 	}
 	if g, ok := f.Value.(flag.Getter); ok {
 		switch g.Get().(type) {
@@ -110,7 +112,7 @@ func wantValue(f *flag.Flag) string {
 			return "want a whole number"
 		}
 	}
-	return "not a valid value"
+	return cause
 }
 
 // noArgs is the Exec check of a command that takes no arguments. After a

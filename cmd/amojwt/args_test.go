@@ -97,6 +97,9 @@ func TestCommandArguments(t *testing.T) {
 		{name: "sign: bad duration", args: []string{"sign", "--lifetime", "5"}, wantCode: 2, want: []string{`sign: --lifetime "5": want a duration such as 90s`}},
 		{name: "sign: bad environment value", args: []string{"sign"}, env: map[string]string{"AMOJWT_LIFETIME": "long"}, wantCode: 2, want: []string{"sign: $AMOJWT_LIFETIME (--lifetime): want a duration"}},
 		{name: "sign: bad boolean", args: []string{"sign", "--no-jti=maybe"}, wantCode: 2, want: []string{`sign: --no-jti "maybe": want true or false`}},
+		{name: "inspect: bad profile after the token", args: []string{"inspect", tok, "--profile", "lax"}, wantCode: 2, want: []string{`inspect: --profile "lax": `, `unknown profile "lax"`}},
+		{name: "inspect: bad profile in the environment", args: []string{"inspect", tok}, env: map[string]string{"AMOJWT_PROFILE": "lax"}, wantCode: 2,
+			want: []string{`inspect: $AMOJWT_PROFILE (--profile): `, `unknown profile "lax"`}},
 		{name: "sign: unknown flag", args: []string{"sign", "--kye", "k"}, wantCode: 2, want: []string{"sign: unknown flag --kye (amojwt help sign lists them)"}},
 
 		{name: "inspect: flags before the token", args: []string{"inspect", "--at", at, "--keys", keys, tok}, want: []string{"verdict: ACCEPTED"}},
